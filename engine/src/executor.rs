@@ -1,0 +1,242 @@
+//! The public entry point: executes a block's transactions with Block-STM on a pool of
+//! worker threads, or sequentially where that is the better choice.
+
+use crate::{
+    assemble::assemble,
+    error::ExecutionError,
+    location::Version,
+    mv_memory::MvMemory,
+    output::{BlockOutput, ExecutionStats, TxAccess},
+    scheduler::{Scheduler, Task},
+    sequential::execute_sequential,
+    worker::{Attempt, TxOutcome, Worker},
+};
+use revm::{
+    DatabaseRef,
+    context::{BlockEnv, CfgEnv, TxEnv},
+};
+use std::{
+    num::NonZeroUsize,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+/// Blocks with fewer transactions than this run sequentially under [`ExecutionPolicy::Auto`]:
+/// with so little work, starting the workers costs more than it saves.
+pub const MIN_PARALLEL_TXS: usize = 4;
+
+/// When to use the parallel path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExecutionPolicy {
+    /// Parallel when there are several threads and at least [`MIN_PARALLEL_TXS`]
+    /// transactions; sequential otherwise.
+    #[default]
+    Auto,
+    /// Always run Block-STM, even for one transaction or one thread (for testing).
+    AlwaysParallel,
+    /// Always run plain sequential revm.
+    AlwaysSequential,
+}
+
+/// Executes blocks of transactions in parallel with results identical to sequential revm.
+#[derive(Debug)]
+pub struct ParallelExecutor {
+    threads: NonZeroUsize,
+    policy: ExecutionPolicy,
+    pool: rayon::ThreadPool,
+}
+
+impl ParallelExecutor {
+    /// An executor with `threads` worker threads.
+    pub fn new(threads: NonZeroUsize) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.get())
+            .thread_name(|i| format!("parallax-worker-{i}"))
+            .build()?;
+        Ok(Self { threads, policy: ExecutionPolicy::Auto, pool })
+    }
+
+    /// An executor with one worker per available CPU.
+    pub fn with_available_parallelism() -> Result<Self, rayon::ThreadPoolBuildError> {
+        Self::new(std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+    }
+
+    /// Sets when the parallel path is used.
+    pub const fn with_policy(mut self, policy: ExecutionPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Number of worker threads.
+    pub const fn threads(&self) -> NonZeroUsize {
+        self.threads
+    }
+
+    /// Whether a block of `tx_count` transactions takes the parallel path.
+    pub fn runs_parallel(&self, tx_count: usize) -> bool {
+        match self.policy {
+            ExecutionPolicy::AlwaysParallel => true,
+            ExecutionPolicy::AlwaysSequential => false,
+            ExecutionPolicy::Auto => self.threads.get() > 1 && tx_count >= MIN_PARALLEL_TXS,
+        }
+    }
+
+    /// Executes `txs` in order on top of `db` in the block described by `cfg` and `block`.
+    ///
+    /// The result equals [`execute_sequential`]'s: the same results, gas, logs and state
+    /// changes for every transaction, at any thread count. An invalid transaction, a block
+    /// gas overrun or a database error fails the whole block, naming the transaction.
+    pub fn execute<DB>(
+        &self,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+    ) -> Result<BlockOutput, ExecutionError<DB::Error>>
+    where
+        DB: DatabaseRef + Sync,
+        DB::Error: Send,
+    {
+        if self.runs_parallel(txs.len()) {
+            self.execute_parallel(db, cfg, block, txs)
+        } else {
+            execute_sequential(db, cfg, block, txs)
+        }
+    }
+
+    fn execute_parallel<DB>(
+        &self,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+    ) -> Result<BlockOutput, ExecutionError<DB::Error>>
+    where
+        DB: DatabaseRef + Sync,
+        DB::Error: Send,
+    {
+        let run = BlockRun::new(txs.len());
+        self.pool.broadcast(|_| run.work(db, cfg, block, txs));
+
+        let outcomes: Vec<TxOutcome<DB::Error>> = run
+            .outcomes
+            .into_iter()
+            .map(|slot| slot.into_inner().expect("outcome lock poisoned").expect("every transaction executed"))
+            .collect();
+        let access = (0..txs.len())
+            .map(|tx| {
+                let (reads, writes) = run.memory.take_access_sets(tx);
+                TxAccess { reads, writes }
+            })
+            .collect();
+        let assembled = assemble(db, cfg, block, txs, outcomes)?;
+        Ok(BlockOutput {
+            transactions: assembled.transactions,
+            gas_used: assembled.gas_used,
+            state_diff: assembled.state_diff,
+            access: Some(access),
+            stats: ExecutionStats {
+                threads: self.threads.get(),
+                parallel: true,
+                executions: run.executions.into_inner(),
+                validations: run.validations.into_inner(),
+                dependency_waits: run.dependency_waits.into_inner(),
+            },
+        })
+    }
+}
+
+/// Shared state of one parallel block execution.
+struct BlockRun<E> {
+    memory: MvMemory,
+    scheduler: Scheduler,
+    /// The outcome of each transaction's latest execution.
+    outcomes: Vec<Mutex<Option<TxOutcome<E>>>>,
+    executions: AtomicUsize,
+    validations: AtomicUsize,
+    dependency_waits: AtomicUsize,
+}
+
+impl<E> BlockRun<E> {
+    fn new(block_size: usize) -> Self {
+        Self {
+            memory: MvMemory::new(block_size),
+            scheduler: Scheduler::new(block_size),
+            outcomes: (0..block_size).map(|_| Mutex::new(None)).collect(),
+            executions: AtomicUsize::new(0),
+            validations: AtomicUsize::new(0),
+            dependency_waits: AtomicUsize::new(0),
+        }
+    }
+
+    /// The loop of one worker thread: take tasks until the block is done.
+    fn work<DB>(&self, db: &DB, cfg: &CfgEnv, block: &BlockEnv, txs: &[TxEnv])
+    where
+        DB: DatabaseRef<Error = E>,
+    {
+        let mut worker = Worker::new(db, &self.memory, cfg, block);
+        let mut task = None;
+        let mut idle_rounds = 0u32;
+        while !self.scheduler.done() {
+            task = match task {
+                Some(Task::Execute(version)) => self.execute(&mut worker, version, &txs[version.tx]),
+                Some(Task::Validate(version)) => self.validate(version),
+                None => {
+                    let next = self.scheduler.next_task();
+                    if next.is_none() {
+                        idle_rounds += 1;
+                        back_off(idle_rounds);
+                    } else {
+                        idle_rounds = 0;
+                    }
+                    next
+                }
+            };
+        }
+    }
+
+    fn execute<DB>(&self, worker: &mut Worker<'_, DB>, version: Version, tx: &TxEnv) -> Option<Task>
+    where
+        DB: DatabaseRef<Error = E>,
+    {
+        loop {
+            self.executions.fetch_add(1, Ordering::Relaxed);
+            match worker.execute(version, tx) {
+                Attempt::Blocked(blocking) => {
+                    self.dependency_waits.fetch_add(1, Ordering::Relaxed);
+                    if self.scheduler.add_dependency(version.tx, blocking) {
+                        return None;
+                    }
+                    // The blocking transaction finished meanwhile: run again right away.
+                }
+                Attempt::Finished { outcome, reads, writes } => {
+                    *self.outcomes[version.tx].lock().expect("outcome lock poisoned") = Some(outcome);
+                    let wrote_new_location = self.memory.record(version, reads, writes);
+                    return self.scheduler.finish_execution(version, wrote_new_location);
+                }
+            }
+        }
+    }
+
+    fn validate(&self, version: Version) -> Option<Task> {
+        self.validations.fetch_add(1, Ordering::Relaxed);
+        let valid = self.memory.validate_reads(version.tx);
+        let aborted = !valid && self.scheduler.try_validation_abort(version);
+        if aborted {
+            self.memory.convert_writes_to_estimates(version.tx);
+        }
+        self.scheduler.finish_validation(version.tx, aborted)
+    }
+}
+
+/// Waits a little when there is no task, spinning first and then yielding the CPU so that
+/// an idle worker does not starve busy ones on an oversubscribed machine.
+fn back_off(idle_rounds: u32) {
+    if idle_rounds < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,61 @@
+//! What executing a block returns.
+
+use crate::{location::Location, state_diff::StateDiff};
+use revm::{context_interface::result::ExecutionResult, state::EvmState};
+
+/// One transaction's outcome: exactly what sequential revm returns for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxOutput {
+    /// Success, revert or halt, with gas and logs.
+    pub result: ExecutionResult,
+    /// The accounts it loaded, with their changes (revm's per-transaction state).
+    pub state: EvmState,
+}
+
+/// The locations one transaction's final execution read and wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxAccess {
+    /// Locations read (the beneficiary's balance is absent when only its fee was credited).
+    pub reads: Vec<Location>,
+    /// Locations written.
+    pub writes: Vec<Location>,
+}
+
+/// How the block was executed; informational, and not part of the result's identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionStats {
+    /// Worker threads used (1 for sequential execution).
+    pub threads: usize,
+    /// Whether the Block-STM path ran (false for the sequential path).
+    pub parallel: bool,
+    /// Transaction executions, including re-executions.
+    pub executions: usize,
+    /// Validations run.
+    pub validations: usize,
+    /// Executions that stopped to wait for an earlier transaction.
+    pub dependency_waits: usize,
+}
+
+/// The result of executing a block's transactions.
+#[derive(Clone, Debug)]
+pub struct BlockOutput {
+    /// Per-transaction outcomes, in block order.
+    pub transactions: Vec<TxOutput>,
+    /// Gas used by all transactions (the sum of their receipts' gas).
+    pub gas_used: u64,
+    /// The block's net state changes.
+    pub state_diff: StateDiff,
+    /// Per-transaction read and write sets of the final executions (parallel path only).
+    pub access: Option<Vec<TxAccess>>,
+    /// How the block was executed.
+    pub stats: ExecutionStats,
+}
+
+impl PartialEq for BlockOutput {
+    /// Two outputs are equal when their results are: how they were computed does not count.
+    fn eq(&self, other: &Self) -> bool {
+        self.transactions == other.transactions
+            && self.gas_used == other.gas_used
+            && self.state_diff == other.state_diff
+    }
+}

@@ -1,0 +1,63 @@
+//! The values a transaction writes to the multi-version memory.
+
+use crate::location::TxIdx;
+use alloy_primitives::{B256, U256};
+use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
+
+/// Balance and nonce of an existing account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountBasic {
+    /// Balance in wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+}
+
+/// Code of an account together with its storage epoch.
+#[derive(Clone, Debug)]
+pub struct AccountCode {
+    /// keccak256 of `code`.
+    pub hash: B256,
+    /// The bytecode itself.
+    pub code: Bytecode,
+    /// The last transaction of this block that wiped the account's storage (by creating or
+    /// destroying the account), if any. A slot not written since then reads as zero.
+    pub storage_epoch: Option<TxIdx>,
+}
+
+impl AccountCode {
+    /// No code and storage as in the pre-state.
+    pub fn empty() -> Self {
+        Self { hash: KECCAK_EMPTY, code: Bytecode::default(), storage_epoch: None }
+    }
+}
+
+impl PartialEq for AccountCode {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.storage_epoch == other.storage_epoch
+    }
+}
+
+/// What one transaction wrote to one location.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteValue {
+    /// The account's balance and nonce, or `None` when the transaction left it non-existent.
+    Account(Option<AccountBasic>),
+    /// A fee added to the balance without reading it (the block's beneficiary): readers sum
+    /// the increments down to the last full value, so fee payments never conflict.
+    BalanceIncrement(U256),
+    /// New code (or storage wipe) of the account.
+    Code(AccountCode),
+    /// A storage slot's new value.
+    Storage(U256),
+}
+
+/// Adds `increment` to an account's balance the way revm's `incr_balance` does: an overflow
+/// leaves the balance unchanged, and a missing account comes into existence.
+pub fn apply_increment(account: Option<AccountBasic>, increment: U256) -> Option<AccountBasic> {
+    let mut account = account.unwrap_or_default();
+    if let Some(balance) = account.balance.checked_add(increment) {
+        account.balance = balance;
+    }
+    Some(account)
+}

@@ -1,0 +1,229 @@
+//! The database one speculative execution reads through: earlier transactions' writes from
+//! the multi-version memory, the pre-state below them, and a record of every read.
+
+use crate::{
+    location::{Location, TxIdx},
+    mv_memory::{MvMemory, MvRead, ReadOrigin},
+    value::{AccountBasic, AccountCode, WriteValue, apply_increment},
+};
+use alloy_primitives::{Address, B256, U256, map::HashMap};
+use revm::{
+    Database, DatabaseRef,
+    bytecode::Bytecode,
+    database_interface::DBErrorMarker,
+    primitives::{KECCAK_EMPTY, StorageKey, StorageValue},
+    state::AccountInfo,
+};
+
+/// Why a read could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionedDbError<E> {
+    /// The location is being rewritten by this earlier transaction: wait for it.
+    #[error("read an estimate of transaction {0}")]
+    Blocked(TxIdx),
+    /// The pre-state database failed.
+    #[error(transparent)]
+    Database(E),
+}
+
+impl<E: DBErrorMarker> DBErrorMarker for VersionedDbError<E> {}
+
+/// A value read during one execution, kept so that the execution sees one consistent view
+/// even if the memory changes under it, and so that its writes can be compared to it.
+#[derive(Clone, Debug)]
+pub(crate) enum ReadValue {
+    Account(Option<AccountBasic>),
+    Code(AccountCode),
+    Storage(U256),
+}
+
+/// Everything one execution read, by location.
+pub(crate) type ReadCache = HashMap<Location, (ReadOrigin, ReadValue)>;
+
+/// Per-execution view of the block's state for transaction `tx`.
+#[derive(Debug)]
+pub struct VersionedDb<'a, DB> {
+    base: &'a DB,
+    memory: &'a MvMemory,
+    tx: TxIdx,
+    reads: ReadCache,
+    /// The pre-state account last fetched, so that reading an account's balance and its code
+    /// costs one database call.
+    base_account: Option<(Address, Option<AccountInfo>)>,
+    /// The fee owed to the beneficiary when this execution did not observe its balance.
+    pub(crate) deferred_beneficiary_fee: Option<U256>,
+}
+
+impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
+    pub(crate) fn new(base: &'a DB, memory: &'a MvMemory) -> Self {
+        Self {
+            base,
+            memory,
+            tx: 0,
+            reads: ReadCache::default(),
+            base_account: None,
+            deferred_beneficiary_fee: None,
+        }
+    }
+
+    /// Starts a fresh execution of transaction `tx`.
+    pub(crate) fn begin(&mut self, tx: TxIdx) {
+        self.tx = tx;
+        self.reads.clear();
+        self.base_account = None;
+        self.deferred_beneficiary_fee = None;
+    }
+
+    /// The reads of the execution that just ended.
+    pub(crate) fn take_reads(&mut self) -> ReadCache {
+        std::mem::take(&mut self.reads)
+    }
+
+    fn read_memory(&self, location: &Location) -> Result<MvRead, VersionedDbError<DB::Error>> {
+        match self.memory.read(location, self.tx) {
+            MvRead::Blocked(tx) => Err(VersionedDbError::Blocked(tx)),
+            read => Ok(read),
+        }
+    }
+
+    fn remember(&mut self, location: Location, read: &MvRead, value: ReadValue) {
+        let origin = read.origin().expect("blocked reads are returned as errors");
+        self.reads.insert(location, (origin, value));
+    }
+
+    fn base_account(&mut self, address: Address) -> Result<Option<AccountInfo>, DB::Error> {
+        if let Some((cached, info)) = &self.base_account
+            && *cached == address
+        {
+            return Ok(info.clone());
+        }
+        let info = self.base.basic_ref(address)?;
+        self.base_account = Some((address, info.clone()));
+        Ok(info)
+    }
+
+    /// Balance, nonce and existence of `address` as this transaction sees them.
+    pub(crate) fn read_account(
+        &mut self,
+        address: Address,
+    ) -> Result<Option<AccountBasic>, VersionedDbError<DB::Error>> {
+        let location = Location::Account(address);
+        if let Some((_, ReadValue::Account(account))) = self.reads.get(&location) {
+            return Ok(*account);
+        }
+        let read = self.read_memory(&location)?;
+        let account = match &read {
+            MvRead::Base => self.base_basic(address)?,
+            MvRead::Written(_, WriteValue::Account(account)) => *account,
+            MvRead::Increments { increments, below } => {
+                let start = match below {
+                    Some((_, account)) => *account,
+                    None => self.base_basic(address)?,
+                };
+                increments.iter().fold(start, |account, (_, amount)| apply_increment(account, *amount))
+            }
+            MvRead::Written(_, other) => unreachable!("account location holds {other:?}"),
+            MvRead::Blocked(_) => unreachable!("returned as an error above"),
+        };
+        self.remember(location, &read, ReadValue::Account(account));
+        Ok(account)
+    }
+
+    fn base_basic(&mut self, address: Address) -> Result<Option<AccountBasic>, VersionedDbError<DB::Error>> {
+        let info = self.base_account(address).map_err(VersionedDbError::Database)?;
+        Ok(info.map(|info| AccountBasic { balance: info.balance, nonce: info.nonce }))
+    }
+
+    /// Code and storage epoch of `address` as this transaction sees them.
+    pub(crate) fn read_code(
+        &mut self,
+        address: Address,
+    ) -> Result<AccountCode, VersionedDbError<DB::Error>> {
+        let location = Location::Code(address);
+        if let Some((_, ReadValue::Code(code))) = self.reads.get(&location) {
+            return Ok(code.clone());
+        }
+        let read = self.read_memory(&location)?;
+        let code = match &read {
+            MvRead::Base => self.base_code(address).map_err(VersionedDbError::Database)?,
+            MvRead::Written(_, WriteValue::Code(code)) => code.clone(),
+            other => unreachable!("code location holds {other:?}"),
+        };
+        self.remember(location, &read, ReadValue::Code(code.clone()));
+        Ok(code)
+    }
+
+    fn base_code(&mut self, address: Address) -> Result<AccountCode, DB::Error> {
+        let Some(info) = self.base_account(address)? else {
+            return Ok(AccountCode::empty());
+        };
+        let code = match info.code {
+            Some(code) => code,
+            None if info.code_hash == KECCAK_EMPTY || info.code_hash.is_zero() => Bytecode::default(),
+            None => self.base.code_by_hash_ref(info.code_hash)?,
+        };
+        let hash = if info.code_hash.is_zero() { KECCAK_EMPTY } else { info.code_hash };
+        Ok(AccountCode { hash, code, storage_epoch: None })
+    }
+
+    /// Pre-state code by hash.
+    pub(crate) fn base_code_by_hash(&self, hash: B256) -> Result<Bytecode, VersionedDbError<DB::Error>> {
+        self.base.code_by_hash_ref(hash).map_err(VersionedDbError::Database)
+    }
+
+    /// A storage slot as this transaction sees it: zero if the account's storage was wiped
+    /// after the slot was last written.
+    fn read_storage(
+        &mut self,
+        address: Address,
+        slot: U256,
+    ) -> Result<U256, VersionedDbError<DB::Error>> {
+        let location = Location::Storage(address, slot);
+        if let Some((_, ReadValue::Storage(value))) = self.reads.get(&location) {
+            return Ok(*value);
+        }
+        let epoch = self.read_code(address)?.storage_epoch;
+        let read = self.read_memory(&location)?;
+        let value = match &read {
+            MvRead::Base if epoch.is_some() => U256::ZERO,
+            MvRead::Base => self.base.storage_ref(address, slot).map_err(VersionedDbError::Database)?,
+            MvRead::Written(version, WriteValue::Storage(value)) => {
+                if epoch.is_some_and(|wiped_by| version.tx < wiped_by) { U256::ZERO } else { *value }
+            }
+            other => unreachable!("storage location holds {other:?}"),
+        };
+        self.remember(location, &read, ReadValue::Storage(value));
+        Ok(value)
+    }
+}
+
+impl<DB: DatabaseRef> Database for VersionedDb<'_, DB> {
+    type Error = VersionedDbError<DB::Error>;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        let account = self.read_account(address)?;
+        // Read the code even for a missing account: a later code write to it (an EIP-7702
+        // delegation, a creation) must carry the storage epoch this execution saw.
+        let code = self.read_code(address)?;
+        Ok(account.map(|account| AccountInfo {
+            balance: account.balance,
+            nonce: account.nonce,
+            code_hash: code.hash,
+            code: Some(code.code),
+            ..Default::default()
+        }))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        // `basic` always returns the code, so revm only gets here for pre-state code.
+        self.base.code_by_hash_ref(code_hash).map_err(VersionedDbError::Database)
+    }
+
+    fn storage(&mut self, address: Address, index: StorageKey) -> Result<StorageValue, Self::Error> {
+        self.read_storage(address, index)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        self.base.block_hash_ref(number).map_err(VersionedDbError::Database)
+    }
+}

@@ -1,0 +1,134 @@
+//! One worker thread's execution of transactions: a reusable revm EVM over a
+//! [`VersionedDb`], turning each execution into reads, writes and an outcome.
+
+use crate::{
+    beneficiary::{DeferredRewardHandler, WorkerEvm},
+    error::TxFailure,
+    location::{Location, TxIdx, Version},
+    mv_memory::{MvMemory, ReadOrigin},
+    value::WriteValue,
+    versioned_db::{VersionedDb, VersionedDbError},
+    write_set::write_set,
+};
+use alloy_primitives::U256;
+use revm::{
+    Context, DatabaseRef, MainBuilder, MainContext,
+    context::{BlockEnv, CfgEnv, TxEnv},
+    context_interface::{
+        ContextError,
+        result::{EVMError, ExecutionResult},
+    },
+    handler::Handler,
+    state::EvmState,
+};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// What one execution of a transaction produced.
+#[derive(Debug)]
+pub(crate) struct TxOutcome<E> {
+    /// revm's result, or why the transaction could not run.
+    pub(crate) result: Result<ExecutionResult, TxFailure<E>>,
+    /// revm's per-transaction state.
+    pub(crate) state: EvmState,
+    /// The beneficiary fee that was recorded as an increment instead of credited.
+    pub(crate) deferred_fee: Option<U256>,
+}
+
+/// The result of trying to execute one incarnation.
+pub(crate) enum Attempt<E> {
+    /// It read an estimate of this earlier transaction and must wait for it.
+    Blocked(TxIdx),
+    /// It ran to the end.
+    Finished {
+        outcome: TxOutcome<E>,
+        reads: Vec<(Location, ReadOrigin)>,
+        writes: Vec<(Location, WriteValue)>,
+    },
+}
+
+/// Executes transactions for one worker thread.
+pub(crate) struct Worker<'a, DB: DatabaseRef> {
+    evm: WorkerEvm<'a, DB>,
+    base: &'a DB,
+    memory: &'a MvMemory,
+    cfg: &'a CfgEnv,
+    block: &'a BlockEnv,
+}
+
+impl<'a, DB: DatabaseRef> Worker<'a, DB> {
+    pub(crate) fn new(base: &'a DB, memory: &'a MvMemory, cfg: &'a CfgEnv, block: &'a BlockEnv) -> Self {
+        Self { evm: build_evm(base, memory, cfg, block), base, memory, cfg, block }
+    }
+
+    /// Executes `version` of `tx` against the multi-version memory.
+    pub(crate) fn execute(&mut self, version: Version, tx: &TxEnv) -> Attempt<DB::Error> {
+        self.evm.ctx.journaled_state.database.begin(version.tx);
+        self.evm.ctx.tx = tx.clone();
+        self.evm.ctx.error = Ok(());
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            DeferredRewardHandler::default().run(&mut self.evm)
+        }));
+        let state = self.evm.ctx.journaled_state.finalize();
+        // revm parks a database error raised inside the interpreter in the context; when the
+        // execution then fails another way, the error stays there. A read that hit an
+        // estimate anywhere makes the whole execution void.
+        let parked_error = match std::mem::replace(&mut self.evm.ctx.error, Ok(())) {
+            Err(ContextError::Db(VersionedDbError::Blocked(blocking))) => {
+                return Attempt::Blocked(blocking);
+            }
+            Err(ContextError::Db(VersionedDbError::Database(error))) => Some(TxFailure::Database(error)),
+            Err(ContextError::Custom(message)) => Some(TxFailure::Evm(message)),
+            Ok(()) => None,
+        };
+        let db = &mut self.evm.ctx.journaled_state.database;
+        let deferred_fee = db.deferred_beneficiary_fee.take();
+        let mut result = match run {
+            _ if parked_error.is_some() => Err(parked_error.expect("checked")),
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(EVMError::Database(VersionedDbError::Blocked(blocking)))) => {
+                return Attempt::Blocked(blocking);
+            }
+            Ok(Err(error)) => Err(TxFailure::from_evm_error(error, |error| match error {
+                VersionedDbError::Database(error) => TxFailure::Database(error),
+                VersionedDbError::Blocked(_) => unreachable!("matched above"),
+            })),
+            Err(panic) => Err(TxFailure::Evm(format!("revm panicked: {}", panic_message(&panic)))),
+        };
+        let mut writes = Vec::new();
+        if result.is_ok() {
+            let beneficiary = deferred_fee.map(|fee| (self.block.beneficiary, fee));
+            match write_set(version.tx, &state, beneficiary, db) {
+                Ok(set) => writes = set,
+                Err(VersionedDbError::Blocked(blocking)) => return Attempt::Blocked(blocking),
+                Err(VersionedDbError::Database(error)) => result = Err(TxFailure::Database(error)),
+            }
+        }
+        let reads = db.take_reads().into_iter().map(|(location, (origin, _))| (location, origin)).collect();
+        if matches!(&result, Err(TxFailure::Evm(message)) if message.starts_with("revm panicked")) {
+            // The EVM may be left inconsistent by the panic: start over with a fresh one.
+            self.evm = build_evm(self.base, self.memory, self.cfg, self.block);
+        }
+        Attempt::Finished { outcome: TxOutcome { result, state, deferred_fee }, reads, writes }
+    }
+}
+
+fn build_evm<'a, DB: DatabaseRef>(
+    base: &'a DB,
+    memory: &'a MvMemory,
+    cfg: &CfgEnv,
+    block: &BlockEnv,
+) -> WorkerEvm<'a, DB> {
+    Context::mainnet()
+        .with_db(VersionedDb::new(base, memory))
+        .with_block(block.clone())
+        .with_cfg(cfg.clone())
+        .build_mainnet()
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

@@ -1,0 +1,84 @@
+//! Turning one execution's state changes into writes to the multi-version memory.
+
+use crate::{
+    account_effect::{AccountEffect, account_effect},
+    location::{Location, TxIdx},
+    value::{AccountBasic, AccountCode, WriteValue},
+    versioned_db::{VersionedDb, VersionedDbError},
+};
+use alloy_primitives::{Address, U256};
+use revm::{
+    DatabaseRef,
+    primitives::KECCAK_EMPTY,
+    state::{Account, EvmState},
+};
+
+/// The locations transaction `tx` changed, compared with what it read. Locations it touched
+/// without changing are not written, so they cause no conflicts.
+pub(crate) fn write_set<DB: DatabaseRef>(
+    tx: TxIdx,
+    state: &EvmState,
+    deferred_fee: Option<(Address, U256)>,
+    db: &mut VersionedDb<'_, DB>,
+) -> Result<Vec<(Location, WriteValue)>, VersionedDbError<DB::Error>> {
+    let mut writes = Vec::new();
+    if let Some((beneficiary, fee)) = deferred_fee {
+        writes.push((Location::Account(beneficiary), WriteValue::BalanceIncrement(fee)));
+    }
+    for (&address, account) in state {
+        let (after, wipes_storage, written) = match account_effect(account) {
+            AccountEffect::Unchanged => continue,
+            AccountEffect::Destroyed => (None, true, None),
+            AccountEffect::Created(account) => (Some(account), true, Some(account)),
+            AccountEffect::Updated(account) => (Some(account), false, Some(account)),
+        };
+        // Every account in the state was loaded through `db`, so these are cached reads.
+        let prior_account = db.read_account(address)?;
+        let prior_code = db.read_code(address)?;
+        // Destroying an account that did not exist has no storage to wipe.
+        let wipes_storage = wipes_storage && (after.is_some() || prior_account.is_some());
+
+        let account_after = after.map(|account| AccountBasic {
+            balance: account.info.balance,
+            nonce: account.info.nonce,
+        });
+        if account_after != prior_account {
+            writes.push((Location::Account(address), WriteValue::Account(account_after)));
+        }
+
+        let code_after = match after {
+            Some(account) => code_of(account, &prior_code, db)?,
+            None => AccountCode::empty(),
+        };
+        if wipes_storage || code_after.hash != prior_code.hash {
+            let storage_epoch = if wipes_storage { Some(tx) } else { prior_code.storage_epoch };
+            writes.push((
+                Location::Code(address),
+                WriteValue::Code(AccountCode { storage_epoch, ..code_after }),
+            ));
+        }
+
+        if let Some(account) = written {
+            for (slot, value) in account.changed_storage_slots() {
+                writes.push((Location::Storage(address, *slot), WriteValue::Storage(value.present_value)));
+            }
+        }
+    }
+    Ok(writes)
+}
+
+/// The code an account holds after the transaction.
+fn code_of<DB: DatabaseRef>(
+    account: &Account,
+    prior: &AccountCode,
+    db: &VersionedDb<'_, DB>,
+) -> Result<AccountCode, VersionedDbError<DB::Error>> {
+    let hash = if account.info.code_hash.is_zero() { KECCAK_EMPTY } else { account.info.code_hash };
+    let code = match &account.info.code {
+        Some(code) => code.clone(),
+        None if hash == prior.hash => prior.code.clone(),
+        None if hash == KECCAK_EMPTY => Default::default(),
+        None => db.base_code_by_hash(hash)?,
+    };
+    Ok(AccountCode { hash, code, storage_epoch: None })
+}

@@ -1,0 +1,226 @@
+//! Shared helpers for the engine's integration tests: test contracts, a block builder, and
+//! the check that parallel execution equals sequential revm.
+#![allow(dead_code)]
+
+pub mod asm;
+pub mod contracts;
+
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use parallax_engine::{BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, execute_sequential};
+use revm::{
+    bytecode::Bytecode,
+    context::{BlockEnv, CfgEnv, TxEnv},
+    database::{CacheDB, EmptyDB},
+    primitives::hardfork::SpecId,
+    state::AccountInfo,
+};
+use std::{collections::HashMap, convert::Infallible, num::NonZeroUsize};
+
+pub type TestDb = CacheDB<EmptyDB>;
+pub type TestResult = Result<BlockOutput, ExecutionError<Infallible>>;
+
+pub const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];
+
+/// A block ready to execute.
+pub struct TestBlock {
+    pub db: TestDb,
+    pub cfg: CfgEnv,
+    pub block: BlockEnv,
+    pub txs: Vec<TxEnv>,
+}
+
+/// An externally owned account, far from the precompile addresses.
+pub fn eoa(i: usize) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[0] = 0xe0;
+    bytes[19] = i as u8;
+    Address::from(bytes)
+}
+
+/// A contract address.
+pub fn contract(i: usize) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[0] = 0xc0;
+    bytes[19] = i as u8;
+    Address::from(bytes)
+}
+
+pub fn word(value: impl Into<U256>) -> [u8; 32] {
+    value.into().to_be_bytes()
+}
+
+pub fn address_word(address: Address) -> [u8; 32] {
+    let mut word = [0u8; 32];
+    word[12..].copy_from_slice(address.as_slice());
+    word
+}
+
+/// Calldata for a kitchen-sink operation.
+pub fn sink_call(op: contracts::SinkOp, a: [u8; 32], b: [u8; 32], payload: &[u8]) -> Bytes {
+    let mut data = word(U256::from(op as u8)).to_vec();
+    data.extend_from_slice(&a);
+    data.extend_from_slice(&b);
+    data.extend_from_slice(payload);
+    data.into()
+}
+
+/// Builds the pre-state and the transactions of a test block, keeping sender nonces right.
+pub struct BlockBuilder {
+    pub db: TestDb,
+    pub cfg: CfgEnv,
+    pub block: BlockEnv,
+    pub txs: Vec<TxEnv>,
+    nonces: HashMap<Address, u64>,
+}
+
+impl BlockBuilder {
+    pub fn new(spec: SpecId) -> Self {
+        let cfg = CfgEnv::new_with_spec(spec);
+        let block = BlockEnv {
+            number: U256::from(1_000),
+            beneficiary: Address::with_last_byte(0xcb),
+            timestamp: U256::from(1_700_000_000u64),
+            gas_limit: 30_000_000,
+            basefee: if spec.is_enabled_in(SpecId::LONDON) { 7 } else { 0 },
+            difficulty: U256::from(1),
+            ..Default::default()
+        };
+        Self { db: CacheDB::new(EmptyDB::default()), cfg, block, txs: Vec::new(), nonces: HashMap::new() }
+    }
+
+    pub fn spec(&self) -> SpecId {
+        self.cfg.spec
+    }
+
+    pub fn fund(&mut self, address: Address, balance: U256) -> &mut Self {
+        let mut info = self.db.cache.accounts.get(&address).map(|a| a.info.clone()).unwrap_or_default();
+        info.balance = balance;
+        self.db.insert_account_info(address, info);
+        self
+    }
+
+    pub fn deploy(&mut self, address: Address, code: Vec<u8>, balance: U256) -> &mut Self {
+        let code = Bytecode::new_raw(code.into());
+        self.db.insert_account_info(
+            address,
+            AccountInfo { balance, nonce: 1, code_hash: code.hash_slow(), code: Some(code), ..Default::default() },
+        );
+        self
+    }
+
+    pub fn set_storage(&mut self, address: Address, slot: U256, value: U256) -> &mut Self {
+        self.db.insert_account_storage(address, slot, value).expect("in-memory insert");
+        self
+    }
+
+    pub fn beneficiary(&mut self, address: Address) -> &mut Self {
+        self.block.beneficiary = address;
+        self
+    }
+
+    fn next_nonce(&mut self, from: Address) -> u64 {
+        let nonce = self.nonces.entry(from).or_insert_with(|| {
+            self.db.cache.accounts.get(&from).map_or(0, |a| a.info.nonce)
+        });
+        *nonce += 1;
+        *nonce - 1
+    }
+
+    /// A legacy transaction paying `gas_price`.
+    pub fn tx(&mut self, from: Address, kind: TxKind, value: U256, data: Bytes, gas_price: u128) -> &mut TxEnv {
+        let nonce = self.next_nonce(from);
+        let gas_price = gas_price.max(u128::from(self.block.basefee));
+        self.txs.push(TxEnv {
+            caller: from,
+            kind,
+            value,
+            data,
+            nonce,
+            gas_limit: 1_000_000,
+            gas_price,
+            chain_id: Some(self.cfg.chain_id),
+            ..Default::default()
+        });
+        self.txs.last_mut().expect("just pushed")
+    }
+
+    pub fn transfer(&mut self, from: Address, to: Address, value: u64) -> &mut TxEnv {
+        self.tx(from, TxKind::Call(to), U256::from(value), Bytes::new(), 10)
+    }
+
+    pub fn call(&mut self, from: Address, to: Address, data: Bytes) -> &mut TxEnv {
+        self.tx(from, TxKind::Call(to), U256::ZERO, data, 10)
+    }
+
+    pub fn build(self) -> TestBlock {
+        TestBlock { db: self.db, cfg: self.cfg, block: self.block, txs: self.txs }
+    }
+}
+
+pub fn sequential(block: &TestBlock) -> TestResult {
+    execute_sequential(&block.db, &block.cfg, &block.block, &block.txs)
+}
+
+pub fn parallel(block: &TestBlock, threads: usize) -> TestResult {
+    ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
+        .unwrap()
+        .with_policy(ExecutionPolicy::AlwaysParallel)
+        .execute(&block.db, &block.cfg, &block.block, &block.txs)
+}
+
+/// Asserts that forced parallel execution equals sequential revm at every thread count,
+/// on repeated runs, and returns the sequential result.
+pub fn assert_matches_sequential(block: &TestBlock) -> TestResult {
+    let expected = sequential(block);
+    for threads in THREAD_COUNTS {
+        for run in 0..2 {
+            let actual = parallel(block, threads);
+            if actual != expected {
+                panic!("{}", describe_mismatch(&expected, &actual, threads, run));
+            }
+        }
+    }
+    expected
+}
+
+fn describe_mismatch(expected: &TestResult, actual: &TestResult, threads: usize, run: usize) -> String {
+    let mut message = format!("parallel ({threads} threads, run {run}) differs from sequential:\n");
+    match (expected, actual) {
+        (Ok(expected), Ok(actual)) => {
+            for (i, (e, a)) in expected.transactions.iter().zip(&actual.transactions).enumerate() {
+                if e.result != a.result {
+                    message += &format!("tx {i} result:\n  sequential {:?}\n  parallel   {:?}\n", e.result, a.result);
+                }
+                if e.state != a.state {
+                    for (address, account) in &e.state {
+                        if a.state.get(address) != Some(account) {
+                            message += &format!(
+                                "tx {i} account {address}:\n  sequential {:?}\n  parallel   {:?}\n",
+                                account,
+                                a.state.get(address)
+                            );
+                        }
+                    }
+                    for address in a.state.keys().filter(|k| !e.state.contains_key(*k)) {
+                        message += &format!("tx {i} account {address} only in parallel: {:?}\n", a.state[address]);
+                    }
+                }
+            }
+            if expected.state_diff != actual.state_diff {
+                message += &format!("state diff:\n  sequential {:?}\n  parallel   {:?}\n", expected.state_diff, actual.state_diff);
+            }
+        }
+        _ => {
+            let brief = |result: &TestResult| match result {
+                Ok(output) => format!("Ok({} transactions)", output.transactions.len()),
+                Err(error) => format!("Err({error})"),
+            };
+            message += &format!("  sequential {}\n  parallel   {}\n", brief(expected), brief(actual));
+        }
+    }
+    message
+}
+
+pub fn hash(n: u8) -> B256 {
+    B256::repeat_byte(n)
+}

@@ -6,7 +6,7 @@ use crate::{
     beneficiary::rewarded_beneficiary,
     block_gas::BlockGasMeter,
     error::ExecutionError,
-    output::{TxOutput},
+    output::TxOutput,
     state_diff::StateDiff,
     worker::TxOutcome,
 };
@@ -41,17 +41,26 @@ pub(crate) fn assemble<DB: DatabaseRef>(
 
     for (index, (tx, outcome)) in txs.iter().zip(outcomes).enumerate() {
         gas.check(index, tx)?;
-        let result = outcome.result.map_err(|failure| ExecutionError::Transaction { index, failure })?;
+        let result = outcome
+            .result
+            .map_err(|failure| ExecutionError::Transaction { index, failure })?;
         let mut state = outcome.state;
         if let Some(fee) = outcome.deferred_fee {
             let prior = match beneficiary_info.take() {
                 Some(info) => info,
-                None => db.basic_ref(beneficiary).map_err(|error| ExecutionError::Database {
-                    context: format!("reading the beneficiary {beneficiary} for transaction {index}"),
-                    error,
-                })?,
+                None => db
+                    .basic_ref(beneficiary)
+                    .map_err(|error| ExecutionError::Database {
+                        context: format!(
+                            "reading the beneficiary {beneficiary} for transaction {index}"
+                        ),
+                        error,
+                    })?,
             };
-            state.insert(beneficiary, rewarded_beneficiary(beneficiary, prior, fee, cfg.spec));
+            state.insert(
+                beneficiary,
+                rewarded_beneficiary(beneficiary, prior, fee, cfg.spec),
+            );
         }
         if let Some(account) = state.get(&beneficiary) {
             match account_effect(account) {
@@ -70,5 +79,9 @@ pub(crate) fn assemble<DB: DatabaseRef>(
         state_diff.apply(&state);
         transactions.push(TxOutput { result, state });
     }
-    Ok(Assembled { transactions, gas_used: gas.used(), state_diff })
+    Ok(Assembled {
+        transactions,
+        gas_used: gas.used(),
+        state_diff,
+    })
 }

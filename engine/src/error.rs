@@ -74,7 +74,9 @@ impl<E> ExecutionError<E> {
     /// The index of the transaction at fault, if one is.
     pub const fn transaction_index(&self) -> Option<TxIdx> {
         match self {
-            Self::Transaction { index, .. } | Self::BlockGasLimitExceeded { index, .. } => Some(*index),
+            Self::Transaction { index, .. } | Self::BlockGasLimitExceeded { index, .. } => {
+                Some(*index)
+            }
             Self::Database { .. } | Self::ThreadPool(_) => None,
         }
     }

@@ -55,7 +55,11 @@ impl ParallelExecutor {
             .num_threads(threads.get())
             .thread_name(|i| format!("parallax-worker-{i}"))
             .build()?;
-        Ok(Self { threads, policy: ExecutionPolicy::Auto, pool })
+        Ok(Self {
+            threads,
+            policy: ExecutionPolicy::Auto,
+            pool,
+        })
     }
 
     /// An executor with one worker per available CPU.
@@ -123,7 +127,11 @@ impl ParallelExecutor {
         let outcomes: Vec<TxOutcome<DB::Error>> = run
             .outcomes
             .into_iter()
-            .map(|slot| slot.into_inner().expect("outcome lock poisoned").expect("every transaction executed"))
+            .map(|slot| {
+                slot.into_inner()
+                    .expect("outcome lock poisoned")
+                    .expect("every transaction executed")
+            })
             .collect();
         let access = (0..txs.len())
             .map(|tx| {
@@ -181,7 +189,9 @@ impl<E> BlockRun<E> {
         let mut idle_rounds = 0u32;
         while !self.scheduler.done() {
             task = match task {
-                Some(Task::Execute(version)) => self.execute(&mut worker, version, &txs[version.tx]),
+                Some(Task::Execute(version)) => {
+                    self.execute(&mut worker, version, &txs[version.tx])
+                }
                 Some(Task::Validate(version)) => self.validate(version),
                 None => {
                     let next = self.scheduler.next_task();
@@ -211,8 +221,14 @@ impl<E> BlockRun<E> {
                     }
                     // The blocking transaction finished meanwhile: run again right away.
                 }
-                Attempt::Finished { outcome, reads, writes } => {
-                    *self.outcomes[version.tx].lock().expect("outcome lock poisoned") = Some(outcome);
+                Attempt::Finished {
+                    outcome,
+                    reads,
+                    writes,
+                } => {
+                    *self.outcomes[version.tx]
+                        .lock()
+                        .expect("outcome lock poisoned") = Some(outcome);
                     let wrote_new_location = self.memory.record(version, reads, writes);
                     return self.scheduler.finish_execution(version, wrote_new_location);
                 }

@@ -15,7 +15,10 @@ enum Entry {
     /// The writer is being re-executed and will probably write here again: readers wait.
     Estimate,
     /// What the given incarnation wrote.
-    Written { incarnation: Incarnation, value: WriteValue },
+    Written {
+        incarnation: Incarnation,
+        value: WriteValue,
+    },
 }
 
 /// Where a read's value came from; a read stays valid while its origin stays the same.
@@ -41,7 +44,10 @@ pub(crate) enum MvRead {
     Written(Version, WriteValue),
     /// Balance increments, oldest first, on top of the account value written by `below`,
     /// or on top of the pre-state when `below` is `None`.
-    Increments { increments: Vec<(Version, U256)>, below: Option<(Version, Option<AccountBasic>)> },
+    Increments {
+        increments: Vec<(Version, U256)>,
+        below: Option<(Version, Option<AccountBasic>)>,
+    },
 }
 
 impl MvRead {
@@ -93,19 +99,28 @@ impl MvMemory {
                     MvRead::Base
                 } else {
                     increments.reverse();
-                    MvRead::Increments { increments, below: None }
+                    MvRead::Increments {
+                        increments,
+                        below: None,
+                    }
                 };
             };
             let (incarnation, value) = match entry {
                 Entry::Estimate => return MvRead::Blocked(writer),
                 Entry::Written { incarnation, value } => (*incarnation, value),
             };
-            let version = Version { tx: writer, incarnation };
+            let version = Version {
+                tx: writer,
+                incarnation,
+            };
             match value {
                 WriteValue::BalanceIncrement(amount) => increments.push((version, *amount)),
                 WriteValue::Account(account) if !increments.is_empty() => {
                     increments.reverse();
-                    return MvRead::Increments { increments, below: Some((version, *account)) };
+                    return MvRead::Increments {
+                        increments,
+                        below: Some((version, *account)),
+                    };
                 }
                 value => return MvRead::Written(version, value.clone()),
             }
@@ -122,22 +137,32 @@ impl MvMemory {
         writes: Vec<(Location, WriteValue)>,
     ) -> bool {
         let tx = version.tx;
-        let mut last_written = self.last_written[tx].lock().expect("write-set lock poisoned");
+        let mut last_written = self.last_written[tx]
+            .lock()
+            .expect("write-set lock poisoned");
         let new_locations: Vec<Location> = writes.iter().map(|(location, _)| *location).collect();
         for (location, value) in writes {
-            self.data
-                .entry(location)
-                .or_default()
-                .insert(tx, Entry::Written { incarnation: version.incarnation, value });
+            self.data.entry(location).or_default().insert(
+                tx,
+                Entry::Written {
+                    incarnation: version.incarnation,
+                    value,
+                },
+            );
         }
         let new_set: hashbrown::HashSet<&Location> = new_locations.iter().collect();
-        for stale in last_written.iter().filter(|location| !new_set.contains(location)) {
+        for stale in last_written
+            .iter()
+            .filter(|location| !new_set.contains(location))
+        {
             if let Some(mut entries) = self.data.get_mut(stale) {
                 entries.remove(&tx);
             }
         }
         let old_set: hashbrown::HashSet<&Location> = last_written.iter().collect();
-        let wrote_new_location = new_locations.iter().any(|location| !old_set.contains(location));
+        let wrote_new_location = new_locations
+            .iter()
+            .any(|location| !old_set.contains(location));
         drop(old_set);
         drop(new_set);
         *last_written = new_locations;
@@ -148,7 +173,9 @@ impl MvMemory {
     /// Marks every write of `tx` as an estimate, so readers wait for its re-execution
     /// instead of reading a value that is about to change.
     pub(crate) fn convert_writes_to_estimates(&self, tx: TxIdx) {
-        let last_written = self.last_written[tx].lock().expect("write-set lock poisoned");
+        let last_written = self.last_written[tx]
+            .lock()
+            .expect("write-set lock poisoned");
         for location in last_written.iter() {
             if let Some(mut entries) = self.data.get_mut(location) {
                 entries.insert(tx, Entry::Estimate);
@@ -167,9 +194,16 @@ impl MvMemory {
 
     /// The locations read and written by the last recorded incarnation of `tx`.
     pub(crate) fn take_access_sets(&self, tx: TxIdx) -> (Vec<Location>, Vec<Location>) {
-        let reads = std::mem::take(&mut *self.last_reads[tx].lock().expect("read-set lock poisoned"));
-        let writes = self.last_written[tx].lock().expect("write-set lock poisoned").clone();
-        (reads.into_iter().map(|(location, _)| location).collect(), writes)
+        let reads =
+            std::mem::take(&mut *self.last_reads[tx].lock().expect("read-set lock poisoned"));
+        let writes = self.last_written[tx]
+            .lock()
+            .expect("write-set lock poisoned")
+            .clone();
+        (
+            reads.into_iter().map(|(location, _)| location).collect(),
+            writes,
+        )
     }
 }
 
@@ -189,8 +223,16 @@ mod tests {
     #[test]
     fn reads_the_nearest_earlier_write() {
         let memory = MvMemory::new(4);
-        memory.record(version(0, 0), vec![], vec![(slot(1), WriteValue::Storage(U256::from(10)))]);
-        memory.record(version(2, 0), vec![], vec![(slot(1), WriteValue::Storage(U256::from(30)))]);
+        memory.record(
+            version(0, 0),
+            vec![],
+            vec![(slot(1), WriteValue::Storage(U256::from(10)))],
+        );
+        memory.record(
+            version(2, 0),
+            vec![],
+            vec![(slot(1), WriteValue::Storage(U256::from(30)))],
+        );
         assert!(matches!(memory.read(&slot(1), 0), MvRead::Base));
         assert!(matches!(
             memory.read(&slot(1), 1),
@@ -207,7 +249,11 @@ mod tests {
     #[test]
     fn estimates_block_readers_and_stale_writes_disappear() {
         let memory = MvMemory::new(3);
-        memory.record(version(0, 0), vec![], vec![(slot(1), WriteValue::Storage(U256::from(1)))]);
+        memory.record(
+            version(0, 0),
+            vec![],
+            vec![(slot(1), WriteValue::Storage(U256::from(1)))],
+        );
         memory.convert_writes_to_estimates(0);
         assert!(matches!(memory.read(&slot(1), 2), MvRead::Blocked(0)));
         // The next incarnation writes elsewhere: the old location is freed, the new one is new.
@@ -224,17 +270,44 @@ mod tests {
     fn balance_increments_chain_down_to_a_full_value() {
         let coinbase = Location::Account(Address::repeat_byte(0xc0));
         let memory = MvMemory::new(4);
-        let full = Some(AccountBasic { balance: U256::from(100), nonce: 3 });
-        memory.record(version(0, 0), vec![], vec![(coinbase, WriteValue::Account(full))]);
-        memory.record(version(1, 0), vec![], vec![(coinbase, WriteValue::BalanceIncrement(U256::from(5)))]);
-        memory.record(version(2, 0), vec![], vec![(coinbase, WriteValue::BalanceIncrement(U256::from(7)))]);
+        let full = Some(AccountBasic {
+            balance: U256::from(100),
+            nonce: 3,
+        });
+        memory.record(
+            version(0, 0),
+            vec![],
+            vec![(coinbase, WriteValue::Account(full))],
+        );
+        memory.record(
+            version(1, 0),
+            vec![],
+            vec![(coinbase, WriteValue::BalanceIncrement(U256::from(5)))],
+        );
+        memory.record(
+            version(2, 0),
+            vec![],
+            vec![(coinbase, WriteValue::BalanceIncrement(U256::from(7)))],
+        );
         let read = memory.read(&coinbase, 3);
         assert_eq!(
             read.origin(),
-            Some(ReadOrigin::Chain(vec![version(2, 0), version(1, 0), version(0, 0)]))
+            Some(ReadOrigin::Chain(vec![
+                version(2, 0),
+                version(1, 0),
+                version(0, 0)
+            ]))
         );
-        let MvRead::Increments { increments, below } = read else { panic!("expected increments") };
-        assert_eq!(increments, vec![(version(1, 0), U256::from(5)), (version(2, 0), U256::from(7))]);
+        let MvRead::Increments { increments, below } = read else {
+            panic!("expected increments")
+        };
+        assert_eq!(
+            increments,
+            vec![
+                (version(1, 0), U256::from(5)),
+                (version(2, 0), U256::from(7))
+            ]
+        );
         assert_eq!(below, Some((version(0, 0), full)));
     }
 
@@ -244,7 +317,11 @@ mod tests {
         let read = memory.read(&slot(1), 1).origin().unwrap();
         memory.record(version(1, 0), vec![(slot(1), read)], vec![]);
         assert!(memory.validate_reads(1));
-        memory.record(version(0, 0), vec![], vec![(slot(1), WriteValue::Storage(U256::from(9)))]);
+        memory.record(
+            version(0, 0),
+            vec![],
+            vec![(slot(1), WriteValue::Storage(U256::from(9)))],
+        );
         assert!(!memory.validate_reads(1));
     }
 }

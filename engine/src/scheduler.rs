@@ -58,7 +58,12 @@ impl Scheduler {
             active_tasks: AtomicUsize::new(0),
             done: AtomicBool::new(block_size == 0),
             states: (0..block_size)
-                .map(|_| Mutex::new(TxState { incarnation: 0, stage: Stage::ReadyToExecute }))
+                .map(|_| {
+                    Mutex::new(TxState {
+                        incarnation: 0,
+                        stage: Stage::ReadyToExecute,
+                    })
+                })
                 .collect(),
             dependents: (0..block_size).map(|_| Mutex::default()).collect(),
         }
@@ -72,7 +77,6 @@ impl Scheduler {
     pub(crate) fn done(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }
-
 
     fn decrease_execution_idx(&self, target: TxIdx) {
         self.execution_idx.fetch_min(target, Ordering::AcqRel);
@@ -102,7 +106,10 @@ impl Scheduler {
             let mut state = self.state(tx);
             if state.stage == Stage::ReadyToExecute {
                 state.stage = Stage::Executing;
-                return Some(Version { tx, incarnation: state.incarnation });
+                return Some(Version {
+                    tx,
+                    incarnation: state.incarnation,
+                });
             }
         }
         self.active_tasks.fetch_sub(1, Ordering::AcqRel);
@@ -129,7 +136,10 @@ impl Scheduler {
         if tx < self.block_size {
             let state = self.state(tx);
             if state.stage == Stage::Executed {
-                return Some(Version { tx, incarnation: state.incarnation });
+                return Some(Version {
+                    tx,
+                    incarnation: state.incarnation,
+                });
             }
         }
         self.active_tasks.fetch_sub(1, Ordering::AcqRel);
@@ -149,7 +159,9 @@ impl Scheduler {
     /// Parks `tx` until `blocking` finishes executing. Returns false if `blocking` already
     /// finished, in which case the caller should simply re-execute `tx` now.
     pub(crate) fn add_dependency(&self, tx: TxIdx, blocking: TxIdx) -> bool {
-        let mut dependents = self.dependents[blocking].lock().expect("scheduler lock poisoned");
+        let mut dependents = self.dependents[blocking]
+            .lock()
+            .expect("scheduler lock poisoned");
         if self.state(blocking).stage == Stage::Executed {
             return false;
         }
@@ -168,10 +180,16 @@ impl Scheduler {
 
     /// Records that `version` finished executing and wakes the transactions parked on it.
     /// Returns a validation task for it when it can be validated right away.
-    pub(crate) fn finish_execution(&self, version: Version, wrote_new_location: bool) -> Option<Task> {
+    pub(crate) fn finish_execution(
+        &self,
+        version: Version,
+        wrote_new_location: bool,
+    ) -> Option<Task> {
         self.state(version.tx).stage = Stage::Executed;
         let dependents = std::mem::take(
-            &mut *self.dependents[version.tx].lock().expect("scheduler lock poisoned"),
+            &mut *self.dependents[version.tx]
+                .lock()
+                .expect("scheduler lock poisoned"),
         );
         if let Some(&lowest) = dependents.iter().min() {
             for &dependent in &dependents {
@@ -254,6 +272,12 @@ mod tests {
         assert_eq!(scheduler.finish_execution(first, true), None);
         assert_eq!(scheduler.next_task(), Some(Task::Validate(first)));
         assert_eq!(scheduler.finish_validation(first.tx, false), None);
-        assert_eq!(scheduler.next_task(), Some(Task::Execute(Version { tx: 1, incarnation: 1 })));
+        assert_eq!(
+            scheduler.next_task(),
+            Some(Task::Execute(Version {
+                tx: 1,
+                incarnation: 1
+            }))
+        );
     }
 }

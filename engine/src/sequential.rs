@@ -34,17 +34,22 @@ pub fn execute_sequential<DB: DatabaseRef>(
     let mut state_diff = StateDiff::default();
     for (index, tx) in txs.iter().enumerate() {
         gas.check(index, tx)?;
-        let output = evm.transact(tx.clone()).map_err(|error| ExecutionError::Transaction {
-            index,
-            failure: TxFailure::from_evm_error(error, |error| match error {
-                EvmDatabaseError::Database(error) => TxFailure::Database(error),
-                EvmDatabaseError::Bal(error) => TxFailure::Evm(error.to_string()),
-            }),
-        })?;
+        let output = evm
+            .transact(tx.clone())
+            .map_err(|error| ExecutionError::Transaction {
+                index,
+                failure: TxFailure::from_evm_error(error, |error| match error {
+                    EvmDatabaseError::Database(error) => TxFailure::Database(error),
+                    EvmDatabaseError::Bal(error) => TxFailure::Evm(error.to_string()),
+                }),
+            })?;
         gas.record(&output.result);
         state_diff.apply(&output.state);
         evm.commit(output.state.clone());
-        transactions.push(TxOutput { result: output.result, state: output.state });
+        transactions.push(TxOutput {
+            result: output.result,
+            state: output.state,
+        });
     }
     Ok(BlockOutput {
         transactions,

@@ -28,7 +28,11 @@ pub struct AccountCode {
 impl AccountCode {
     /// No code and storage as in the pre-state.
     pub fn empty() -> Self {
-        Self { hash: KECCAK_EMPTY, code: Bytecode::default(), storage_epoch: None }
+        Self {
+            hash: KECCAK_EMPTY,
+            code: Bytecode::default(),
+            storage_epoch: None,
+        }
     }
 }
 

@@ -120,7 +120,9 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
                     Some((_, account)) => *account,
                     None => self.base_basic(address)?,
                 };
-                increments.iter().fold(start, |account, (_, amount)| apply_increment(account, *amount))
+                increments.iter().fold(start, |account, (_, amount)| {
+                    apply_increment(account, *amount)
+                })
             }
             MvRead::Written(_, other) => unreachable!("account location holds {other:?}"),
             MvRead::Blocked(_) => unreachable!("returned as an error above"),
@@ -129,9 +131,17 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         Ok(account)
     }
 
-    fn base_basic(&mut self, address: Address) -> Result<Option<AccountBasic>, VersionedDbError<DB::Error>> {
-        let info = self.base_account(address).map_err(VersionedDbError::Database)?;
-        Ok(info.map(|info| AccountBasic { balance: info.balance, nonce: info.nonce }))
+    fn base_basic(
+        &mut self,
+        address: Address,
+    ) -> Result<Option<AccountBasic>, VersionedDbError<DB::Error>> {
+        let info = self
+            .base_account(address)
+            .map_err(VersionedDbError::Database)?;
+        Ok(info.map(|info| AccountBasic {
+            balance: info.balance,
+            nonce: info.nonce,
+        }))
     }
 
     /// Code and storage epoch of `address` as this transaction sees them.
@@ -145,7 +155,9 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         }
         let read = self.read_memory(&location)?;
         let code = match &read {
-            MvRead::Base => self.base_code(address).map_err(VersionedDbError::Database)?,
+            MvRead::Base => self
+                .base_code(address)
+                .map_err(VersionedDbError::Database)?,
             MvRead::Written(_, WriteValue::Code(code)) => code.clone(),
             other => unreachable!("code location holds {other:?}"),
         };
@@ -159,16 +171,31 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         };
         let code = match info.code {
             Some(code) => code,
-            None if info.code_hash == KECCAK_EMPTY || info.code_hash.is_zero() => Bytecode::default(),
+            None if info.code_hash == KECCAK_EMPTY || info.code_hash.is_zero() => {
+                Bytecode::default()
+            }
             None => self.base.code_by_hash_ref(info.code_hash)?,
         };
-        let hash = if info.code_hash.is_zero() { KECCAK_EMPTY } else { info.code_hash };
-        Ok(AccountCode { hash, code, storage_epoch: None })
+        let hash = if info.code_hash.is_zero() {
+            KECCAK_EMPTY
+        } else {
+            info.code_hash
+        };
+        Ok(AccountCode {
+            hash,
+            code,
+            storage_epoch: None,
+        })
     }
 
     /// Pre-state code by hash.
-    pub(crate) fn base_code_by_hash(&self, hash: B256) -> Result<Bytecode, VersionedDbError<DB::Error>> {
-        self.base.code_by_hash_ref(hash).map_err(VersionedDbError::Database)
+    pub(crate) fn base_code_by_hash(
+        &self,
+        hash: B256,
+    ) -> Result<Bytecode, VersionedDbError<DB::Error>> {
+        self.base
+            .code_by_hash_ref(hash)
+            .map_err(VersionedDbError::Database)
     }
 
     /// A storage slot as this transaction sees it: zero if the account's storage was wiped
@@ -186,9 +213,16 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         let read = self.read_memory(&location)?;
         let value = match &read {
             MvRead::Base if epoch.is_some() => U256::ZERO,
-            MvRead::Base => self.base.storage_ref(address, slot).map_err(VersionedDbError::Database)?,
+            MvRead::Base => self
+                .base
+                .storage_ref(address, slot)
+                .map_err(VersionedDbError::Database)?,
             MvRead::Written(version, WriteValue::Storage(value)) => {
-                if epoch.is_some_and(|wiped_by| version.tx < wiped_by) { U256::ZERO } else { *value }
+                if epoch.is_some_and(|wiped_by| version.tx < wiped_by) {
+                    U256::ZERO
+                } else {
+                    *value
+                }
             }
             other => unreachable!("storage location holds {other:?}"),
         };
@@ -216,14 +250,22 @@ impl<DB: DatabaseRef> Database for VersionedDb<'_, DB> {
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
         // `basic` always returns the code, so revm only gets here for pre-state code.
-        self.base.code_by_hash_ref(code_hash).map_err(VersionedDbError::Database)
+        self.base
+            .code_by_hash_ref(code_hash)
+            .map_err(VersionedDbError::Database)
     }
 
-    fn storage(&mut self, address: Address, index: StorageKey) -> Result<StorageValue, Self::Error> {
+    fn storage(
+        &mut self,
+        address: Address,
+        index: StorageKey,
+    ) -> Result<StorageValue, Self::Error> {
         self.read_storage(address, index)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
-        self.base.block_hash_ref(number).map_err(VersionedDbError::Database)
+        self.base
+            .block_hash_ref(number)
+            .map_err(VersionedDbError::Database)
     }
 }

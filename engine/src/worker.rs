@@ -56,8 +56,19 @@ pub(crate) struct Worker<'a, DB: DatabaseRef> {
 }
 
 impl<'a, DB: DatabaseRef> Worker<'a, DB> {
-    pub(crate) fn new(base: &'a DB, memory: &'a MvMemory, cfg: &'a CfgEnv, block: &'a BlockEnv) -> Self {
-        Self { evm: build_evm(base, memory, cfg, block), base, memory, cfg, block }
+    pub(crate) fn new(
+        base: &'a DB,
+        memory: &'a MvMemory,
+        cfg: &'a CfgEnv,
+        block: &'a BlockEnv,
+    ) -> Self {
+        Self {
+            evm: build_evm(base, memory, cfg, block),
+            base,
+            memory,
+            cfg,
+            block,
+        }
     }
 
     /// Executes `version` of `tx` against the multi-version memory.
@@ -76,7 +87,9 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             Err(ContextError::Db(VersionedDbError::Blocked(blocking))) => {
                 return Attempt::Blocked(blocking);
             }
-            Err(ContextError::Db(VersionedDbError::Database(error))) => Some(TxFailure::Database(error)),
+            Err(ContextError::Db(VersionedDbError::Database(error))) => {
+                Some(TxFailure::Database(error))
+            }
             Err(ContextError::Custom(message)) => Some(TxFailure::Evm(message)),
             Ok(()) => None,
         };
@@ -92,7 +105,10 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
                 VersionedDbError::Database(error) => TxFailure::Database(error),
                 VersionedDbError::Blocked(_) => unreachable!("matched above"),
             })),
-            Err(panic) => Err(TxFailure::Evm(format!("revm panicked: {}", panic_message(&panic)))),
+            Err(panic) => Err(TxFailure::Evm(format!(
+                "revm panicked: {}",
+                panic_message(&panic)
+            ))),
         };
         let mut writes = Vec::new();
         if result.is_ok() {
@@ -103,12 +119,24 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
                 Err(VersionedDbError::Database(error)) => result = Err(TxFailure::Database(error)),
             }
         }
-        let reads = db.take_reads().into_iter().map(|(location, (origin, _))| (location, origin)).collect();
+        let reads = db
+            .take_reads()
+            .into_iter()
+            .map(|(location, (origin, _))| (location, origin))
+            .collect();
         if matches!(&result, Err(TxFailure::Evm(message)) if message.starts_with("revm panicked")) {
             // The EVM may be left inconsistent by the panic: start over with a fresh one.
             self.evm = build_evm(self.base, self.memory, self.cfg, self.block);
         }
-        Attempt::Finished { outcome: TxOutcome { result, state, deferred_fee }, reads, writes }
+        Attempt::Finished {
+            outcome: TxOutcome {
+                result,
+                state,
+                deferred_fee,
+            },
+            reads,
+            writes,
+        }
     }
 }
 

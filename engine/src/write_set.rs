@@ -23,7 +23,10 @@ pub(crate) fn write_set<DB: DatabaseRef>(
 ) -> Result<Vec<(Location, WriteValue)>, VersionedDbError<DB::Error>> {
     let mut writes = Vec::new();
     if let Some((beneficiary, fee)) = deferred_fee {
-        writes.push((Location::Account(beneficiary), WriteValue::BalanceIncrement(fee)));
+        writes.push((
+            Location::Account(beneficiary),
+            WriteValue::BalanceIncrement(fee),
+        ));
     }
     for (&address, account) in state {
         let (after, wipes_storage, written) = match account_effect(account) {
@@ -43,7 +46,10 @@ pub(crate) fn write_set<DB: DatabaseRef>(
             nonce: account.info.nonce,
         });
         if account_after != prior_account {
-            writes.push((Location::Account(address), WriteValue::Account(account_after)));
+            writes.push((
+                Location::Account(address),
+                WriteValue::Account(account_after),
+            ));
         }
 
         let code_after = match after {
@@ -51,16 +57,26 @@ pub(crate) fn write_set<DB: DatabaseRef>(
             None => AccountCode::empty(),
         };
         if wipes_storage || code_after.hash != prior_code.hash {
-            let storage_epoch = if wipes_storage { Some(tx) } else { prior_code.storage_epoch };
+            let storage_epoch = if wipes_storage {
+                Some(tx)
+            } else {
+                prior_code.storage_epoch
+            };
             writes.push((
                 Location::Code(address),
-                WriteValue::Code(AccountCode { storage_epoch, ..code_after }),
+                WriteValue::Code(AccountCode {
+                    storage_epoch,
+                    ..code_after
+                }),
             ));
         }
 
         if let Some(account) = written {
             for (slot, value) in account.changed_storage_slots() {
-                writes.push((Location::Storage(address, *slot), WriteValue::Storage(value.present_value)));
+                writes.push((
+                    Location::Storage(address, *slot),
+                    WriteValue::Storage(value.present_value),
+                ));
             }
         }
     }
@@ -73,12 +89,20 @@ fn code_of<DB: DatabaseRef>(
     prior: &AccountCode,
     db: &VersionedDb<'_, DB>,
 ) -> Result<AccountCode, VersionedDbError<DB::Error>> {
-    let hash = if account.info.code_hash.is_zero() { KECCAK_EMPTY } else { account.info.code_hash };
+    let hash = if account.info.code_hash.is_zero() {
+        KECCAK_EMPTY
+    } else {
+        account.info.code_hash
+    };
     let code = match &account.info.code {
         Some(code) => code.clone(),
         None if hash == prior.hash => prior.code.clone(),
         None if hash == KECCAK_EMPTY => Default::default(),
         None => db.base_code_by_hash(hash)?,
     };
-    Ok(AccountCode { hash, code, storage_epoch: None })
+    Ok(AccountCode {
+        hash,
+        code,
+        storage_epoch: None,
+    })
 }

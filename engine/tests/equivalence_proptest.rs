@@ -26,8 +26,12 @@ const SPECS: [SpecId; 12] = [
 
 const SENDERS: usize = 4;
 const SALTS: u64 = 2;
-const INIT_CODES: [InitCode; 4] =
-    [InitCode::Sink, InitCode::SinkWithStorage, InitCode::DestroyInConstructor, InitCode::Empty];
+const INIT_CODES: [InitCode; 4] = [
+    InitCode::Sink,
+    InitCode::SinkWithStorage,
+    InitCode::DestroyInConstructor,
+    InitCode::Empty,
+];
 
 /// Who receives the block's fees.
 #[derive(Clone, Copy, Debug)]
@@ -41,10 +45,29 @@ enum Beneficiary {
 /// One generated transaction, before nonces and addresses are resolved.
 #[derive(Clone, Debug)]
 enum Op {
-    Transfer { from: usize, to: usize, value: u64 },
-    Sink { from: usize, target: usize, op: usize, a: usize, b: usize, value: u64 },
-    Create { from: usize, init: usize, value: u64 },
-    Create2 { from: usize, salt: u64, init: usize },
+    Transfer {
+        from: usize,
+        to: usize,
+        value: u64,
+    },
+    Sink {
+        from: usize,
+        target: usize,
+        op: usize,
+        a: usize,
+        b: usize,
+        value: u64,
+    },
+    Create {
+        from: usize,
+        init: usize,
+        value: u64,
+    },
+    Create2 {
+        from: usize,
+        salt: u64,
+        init: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -58,7 +81,13 @@ struct GeneratedBlock {
 /// a precompile, and the contracts CREATE2 can make.
 fn address_pool(beneficiary: Address) -> Vec<Address> {
     let mut pool: Vec<Address> = (0..SENDERS).map(eoa).collect();
-    pool.extend([contract(0), contract(1), beneficiary, Address::with_last_byte(0x77), Address::with_last_byte(4)]);
+    pool.extend([
+        contract(0),
+        contract(1),
+        beneficiary,
+        Address::with_last_byte(0x77),
+        Address::with_last_byte(4),
+    ]);
     for salt in 0..SALTS {
         for init in INIT_CODES {
             pool.push(contract(0).create2_from_code(word(U256::from(salt)), init_code(init)));
@@ -88,7 +117,11 @@ fn block_strategy() -> impl Strategy<Value = GeneratedBlock> {
         ],
         prop::collection::vec((op_strategy(), 0..4u8), 1..32),
     )
-        .prop_map(|(spec, beneficiary, ops)| GeneratedBlock { spec, beneficiary, ops })
+        .prop_map(|(spec, beneficiary, ops)| GeneratedBlock {
+            spec,
+            beneficiary,
+            ops,
+        })
 }
 
 fn build(generated: &GeneratedBlock) -> TestBlock {
@@ -121,27 +154,73 @@ fn build(generated: &GeneratedBlock) -> TestBlock {
     let pick = |i: usize| pool[i % pool.len()];
     for (op, price) in &generated.ops {
         // Zero gas price only where it is legal (before London).
-        let price = if spec.is_enabled_in(SpecId::LONDON) { u128::from(*price) + 7 } else { u128::from(*price) };
+        let price = if spec.is_enabled_in(SpecId::LONDON) {
+            u128::from(*price) + 7
+        } else {
+            u128::from(*price)
+        };
         match *op {
             Op::Transfer { from, to, value } => {
-                b.tx(eoa(from), TxKind::Call(pick(to)), U256::from(value), Bytes::new(), price);
+                b.tx(
+                    eoa(from),
+                    TxKind::Call(pick(to)),
+                    U256::from(value),
+                    Bytes::new(),
+                    price,
+                );
             }
-            Op::Sink { from, target, op, a, b: arg_b, value } => {
+            Op::Sink {
+                from,
+                target,
+                op,
+                a,
+                b: arg_b,
+                value,
+            } => {
                 let op = SINK_OPS[op];
-                let target = if target % 3 == 0 { contract(1) } else { pick(target) };
+                let target = if target % 3 == 0 {
+                    contract(1)
+                } else {
+                    pick(target)
+                };
                 let (a, arg_b) = match op {
-                    SinkOp::SelfDestruct | SinkOp::Send => (address_word(pick(a)), word(U256::from(arg_b % 3))),
+                    SinkOp::SelfDestruct | SinkOp::Send => {
+                        (address_word(pick(a)), word(U256::from(arg_b % 3)))
+                    }
                     SinkOp::StoreCodeHash => (word(U256::from(a % 4)), address_word(pick(arg_b))),
                     _ => (word(U256::from(a % 4)), word(U256::from(arg_b % 4))),
                 };
-                b.tx(eoa(from), TxKind::Call(target), U256::from(value), sink_call(op, a, arg_b, &[]), price);
+                b.tx(
+                    eoa(from),
+                    TxKind::Call(target),
+                    U256::from(value),
+                    sink_call(op, a, arg_b, &[]),
+                    price,
+                );
             }
             Op::Create { from, init, value } => {
-                b.tx(eoa(from), TxKind::Create, U256::from(value), init_code(INIT_CODES[init]).into(), price);
+                b.tx(
+                    eoa(from),
+                    TxKind::Create,
+                    U256::from(value),
+                    init_code(INIT_CODES[init]).into(),
+                    price,
+                );
             }
             Op::Create2 { from, salt, init } => {
-                let data = sink_call(SinkOp::Create2, word(U256::from(salt)), word(U256::from(3)), &init_code(INIT_CODES[init]));
-                b.tx(eoa(from), TxKind::Call(contract(0)), U256::ZERO, data, price);
+                let data = sink_call(
+                    SinkOp::Create2,
+                    word(U256::from(salt)),
+                    word(U256::from(3)),
+                    &init_code(INIT_CODES[init]),
+                );
+                b.tx(
+                    eoa(from),
+                    TxKind::Call(contract(0)),
+                    U256::ZERO,
+                    data,
+                    price,
+                );
             }
         }
     }

@@ -21,7 +21,11 @@ fn funded(spec: SpecId, senders: usize) -> BlockBuilder {
 fn assert_all_succeed(result: &TestResult) {
     let output = result.as_ref().expect("block executes");
     for (i, tx) in output.transactions.iter().enumerate() {
-        assert!(matches!(tx.result, ExecutionResult::Success { .. }), "tx {i}: {:?}", tx.result);
+        assert!(
+            matches!(tx.result, ExecutionResult::Success { .. }),
+            "tx {i}: {:?}",
+            tx.result
+        );
     }
 }
 
@@ -29,7 +33,11 @@ fn assert_all_succeed(result: &TestResult) {
 fn independent_transfers() {
     let mut b = funded(SpecId::CANCUN, 8);
     for i in 0..8 {
-        b.transfer(eoa(i), Address::with_last_byte(0x40 + i as u8), 1_000 + i as u64);
+        b.transfer(
+            eoa(i),
+            Address::with_last_byte(0x40 + i as u8),
+            1_000 + i as u64,
+        );
     }
     assert_all_succeed(&assert_matches_sequential(&b.build()));
 }
@@ -38,7 +46,11 @@ fn independent_transfers() {
 fn same_sender_nonce_chain() {
     let mut b = funded(SpecId::CANCUN, 1);
     for i in 0..20 {
-        b.transfer(eoa(0), Address::with_last_byte(0x40 + (i % 3) as u8), 1 + i as u64);
+        b.transfer(
+            eoa(0),
+            Address::with_last_byte(0x40 + (i % 3) as u8),
+            1 + i as u64,
+        );
     }
     assert_all_succeed(&assert_matches_sequential(&b.build()));
 }
@@ -59,7 +71,11 @@ fn different_slots_of_one_contract() {
     let mut b = funded(SpecId::CANCUN, 6);
     b.deploy(contract(0), kitchen_sink(), U256::ZERO);
     for i in 0..6 {
-        b.call(eoa(i), contract(0), sink_call(SinkOp::Increment, word(U256::from(i)), [0; 32], &[]));
+        b.call(
+            eoa(i),
+            contract(0),
+            sink_call(SinkOp::Increment, word(U256::from(i)), [0; 32], &[]),
+        );
     }
     let block = b.build();
     let output = assert_matches_sequential(&block).unwrap();
@@ -74,7 +90,11 @@ fn same_slot_read_modify_write() {
     let mut b = funded(SpecId::CANCUN, 8);
     b.deploy(contract(0), kitchen_sink(), U256::ZERO);
     for i in 0..8 {
-        b.call(eoa(i), contract(0), sink_call(SinkOp::Increment, word(U256::from(1)), [0; 32], &[]));
+        b.call(
+            eoa(i),
+            contract(0),
+            sink_call(SinkOp::Increment, word(U256::from(1)), [0; 32], &[]),
+        );
     }
     let output = assert_matches_sequential(&b.build()).unwrap();
     let last = &output.transactions[7].state[&contract(0)].storage[&U256::from(1)];
@@ -87,9 +107,27 @@ fn coinbase_balance_reads_see_all_earlier_fees() {
     b.deploy(contract(0), kitchen_sink(), U256::ZERO);
     b.transfer(eoa(0), eoa(5), 1);
     b.transfer(eoa(1), eoa(5), 1);
-    b.call(eoa(2), contract(0), sink_call(SinkOp::StoreCoinbaseBalance, word(U256::from(1)), [0; 32], &[]));
+    b.call(
+        eoa(2),
+        contract(0),
+        sink_call(
+            SinkOp::StoreCoinbaseBalance,
+            word(U256::from(1)),
+            [0; 32],
+            &[],
+        ),
+    );
     b.transfer(eoa(3), eoa(5), 1);
-    b.call(eoa(4), contract(0), sink_call(SinkOp::StoreCoinbaseBalance, word(U256::from(2)), [0; 32], &[]));
+    b.call(
+        eoa(4),
+        contract(0),
+        sink_call(
+            SinkOp::StoreCoinbaseBalance,
+            word(U256::from(2)),
+            [0; 32],
+            &[],
+        ),
+    );
     assert_all_succeed(&assert_matches_sequential(&b.build()));
 }
 
@@ -108,10 +146,21 @@ fn coinbase_as_sender_and_recipient() {
 fn zero_fee_transactions_touch_an_empty_coinbase() {
     // Pre-London a zero gas price pays no fee; the touched, empty beneficiary must be created
     // before Spurious Dragon and left absent after it.
-    for spec in [SpecId::FRONTIER, SpecId::HOMESTEAD, SpecId::SPURIOUS_DRAGON, SpecId::BERLIN] {
+    for spec in [
+        SpecId::FRONTIER,
+        SpecId::HOMESTEAD,
+        SpecId::SPURIOUS_DRAGON,
+        SpecId::BERLIN,
+    ] {
         let mut b = funded(spec, 3);
         for i in 0..3 {
-            b.tx(eoa(i), TxKind::Call(eoa((i + 1) % 3)), U256::from(1), Bytes::new(), 0);
+            b.tx(
+                eoa(i),
+                TxKind::Call(eoa((i + 1) % 3)),
+                U256::from(1),
+                Bytes::new(),
+                0,
+            );
         }
         b.transfer(eoa(0), eoa(1), 1);
         assert_all_succeed(&assert_matches_sequential(&b.build()));
@@ -134,28 +183,103 @@ fn contract_creation_and_create2_at_the_same_address() {
         b.deploy(contract(0), kitchen_sink(), U256::ZERO);
         let init = init_code(InitCode::SinkWithStorage);
         // Two CREATE2s with one salt: the second collides.
-        b.call(eoa(0), contract(0), sink_call(SinkOp::Create2, word(U256::from(5)), word(U256::from(1)), &init));
-        b.call(eoa(1), contract(0), sink_call(SinkOp::Create2, word(U256::from(5)), word(U256::from(2)), &init));
-        b.tx(eoa(2), TxKind::Create, U256::from(3), init.clone().into(), 10);
-        b.tx(eoa(3), TxKind::Create, U256::ZERO, init_code(InitCode::Empty).into(), 10);
+        b.call(
+            eoa(0),
+            contract(0),
+            sink_call(
+                SinkOp::Create2,
+                word(U256::from(5)),
+                word(U256::from(1)),
+                &init,
+            ),
+        );
+        b.call(
+            eoa(1),
+            contract(0),
+            sink_call(
+                SinkOp::Create2,
+                word(U256::from(5)),
+                word(U256::from(2)),
+                &init,
+            ),
+        );
+        b.tx(
+            eoa(2),
+            TxKind::Create,
+            U256::from(3),
+            init.clone().into(),
+            10,
+        );
+        b.tx(
+            eoa(3),
+            TxKind::Create,
+            U256::ZERO,
+            init_code(InitCode::Empty).into(),
+            10,
+        );
         assert_all_succeed(&assert_matches_sequential(&b.build()));
     }
 }
 
 #[test]
 fn selfdestruct_then_recreate_and_read_storage() {
-    for spec in [SpecId::PETERSBURG, SpecId::ISTANBUL, SpecId::SHANGHAI, SpecId::CANCUN, SpecId::PRAGUE] {
+    for spec in [
+        SpecId::PETERSBURG,
+        SpecId::ISTANBUL,
+        SpecId::SHANGHAI,
+        SpecId::CANCUN,
+        SpecId::PRAGUE,
+    ] {
         let mut b = funded(spec, 6);
         b.deploy(contract(0), kitchen_sink(), U256::ZERO);
         let init = init_code(InitCode::SinkWithStorage);
         let child = contract(0).create2_from_code(word(U256::from(9)), &init);
         // Create the child, write its storage, destroy it, re-create it, read it back.
-        b.call(eoa(0), contract(0), sink_call(SinkOp::Create2, word(U256::from(9)), word(U256::from(1)), &init));
-        b.call(eoa(1), child, sink_call(SinkOp::Store, word(U256::from(3)), word(U256::from(33)), &[]));
-        b.call(eoa(2), child, sink_call(SinkOp::SelfDestruct, address_word(eoa(5)), [0; 32], &[]));
-        b.call(eoa(3), contract(0), sink_call(SinkOp::Create2, word(U256::from(9)), word(U256::from(2)), &init));
-        b.call(eoa(4), child, sink_call(SinkOp::Copy, word(U256::from(3)), word(U256::from(4)), &[]));
-        b.call(eoa(5), child, sink_call(SinkOp::Copy, word(U256::from(7)), word(U256::from(8)), &[]));
+        b.call(
+            eoa(0),
+            contract(0),
+            sink_call(
+                SinkOp::Create2,
+                word(U256::from(9)),
+                word(U256::from(1)),
+                &init,
+            ),
+        );
+        b.call(
+            eoa(1),
+            child,
+            sink_call(
+                SinkOp::Store,
+                word(U256::from(3)),
+                word(U256::from(33)),
+                &[],
+            ),
+        );
+        b.call(
+            eoa(2),
+            child,
+            sink_call(SinkOp::SelfDestruct, address_word(eoa(5)), [0; 32], &[]),
+        );
+        b.call(
+            eoa(3),
+            contract(0),
+            sink_call(
+                SinkOp::Create2,
+                word(U256::from(9)),
+                word(U256::from(2)),
+                &init,
+            ),
+        );
+        b.call(
+            eoa(4),
+            child,
+            sink_call(SinkOp::Copy, word(U256::from(3)), word(U256::from(4)), &[]),
+        );
+        b.call(
+            eoa(5),
+            child,
+            sink_call(SinkOp::Copy, word(U256::from(7)), word(U256::from(8)), &[]),
+        );
         assert_all_succeed(&assert_matches_sequential(&b.build()));
     }
 }
@@ -167,9 +291,21 @@ fn selfdestruct_of_a_pre_existing_contract_wipes_its_storage() {
         b.deploy(contract(1), kitchen_sink(), U256::from(1_000));
         b.set_storage(contract(1), U256::from(1), U256::from(11));
         b.set_storage(contract(1), U256::from(2), U256::from(22));
-        b.call(eoa(0), contract(1), sink_call(SinkOp::Copy, word(U256::from(1)), word(U256::from(3)), &[]));
-        b.call(eoa(1), contract(1), sink_call(SinkOp::SelfDestruct, address_word(eoa(3)), [0; 32], &[]));
-        b.call(eoa(2), contract(1), sink_call(SinkOp::Copy, word(U256::from(2)), word(U256::from(4)), &[]));
+        b.call(
+            eoa(0),
+            contract(1),
+            sink_call(SinkOp::Copy, word(U256::from(1)), word(U256::from(3)), &[]),
+        );
+        b.call(
+            eoa(1),
+            contract(1),
+            sink_call(SinkOp::SelfDestruct, address_word(eoa(3)), [0; 32], &[]),
+        );
+        b.call(
+            eoa(2),
+            contract(1),
+            sink_call(SinkOp::Copy, word(U256::from(2)), word(U256::from(4)), &[]),
+        );
         b.transfer(eoa(3), contract(1), 5);
         assert_all_succeed(&assert_matches_sequential(&b.build()));
     }
@@ -181,26 +317,77 @@ fn created_and_destroyed_in_one_transaction() {
         let mut b = funded(spec, 3);
         b.deploy(contract(0), kitchen_sink(), U256::ZERO);
         let init = init_code(InitCode::DestroyInConstructor);
-        b.call(eoa(0), contract(0), sink_call(SinkOp::Create2, word(U256::from(1)), word(U256::from(1)), &init));
-        b.tx(eoa(1), TxKind::Create, U256::from(100), init.clone().into(), 10);
-        b.call(eoa(2), contract(0), sink_call(SinkOp::Create2, word(U256::from(1)), word(U256::from(2)), &init));
+        b.call(
+            eoa(0),
+            contract(0),
+            sink_call(
+                SinkOp::Create2,
+                word(U256::from(1)),
+                word(U256::from(1)),
+                &init,
+            ),
+        );
+        b.tx(
+            eoa(1),
+            TxKind::Create,
+            U256::from(100),
+            init.clone().into(),
+            10,
+        );
+        b.call(
+            eoa(2),
+            contract(0),
+            sink_call(
+                SinkOp::Create2,
+                word(U256::from(1)),
+                word(U256::from(2)),
+                &init,
+            ),
+        );
         assert_all_succeed(&assert_matches_sequential(&b.build()));
     }
 }
 
 #[test]
 fn empty_accounts_touched_under_eip161() {
-    for spec in [SpecId::HOMESTEAD, SpecId::TANGERINE, SpecId::SPURIOUS_DRAGON, SpecId::CANCUN] {
+    for spec in [
+        SpecId::HOMESTEAD,
+        SpecId::TANGERINE,
+        SpecId::SPURIOUS_DRAGON,
+        SpecId::CANCUN,
+    ] {
         let mut b = funded(spec, 3);
         b.deploy(contract(0), kitchen_sink(), U256::from(10));
         let empty = Address::with_last_byte(0x66);
         b.fund(empty, U256::ZERO);
         // A zero-value call to an existing empty account, and one to a missing account.
-        b.call(eoa(0), contract(0), sink_call(SinkOp::Send, address_word(empty), word(U256::ZERO), &[]));
-        b.call(eoa(1), contract(0), sink_call(SinkOp::Send, address_word(Address::with_last_byte(0x67)), word(U256::ZERO), &[]));
+        b.call(
+            eoa(0),
+            contract(0),
+            sink_call(SinkOp::Send, address_word(empty), word(U256::ZERO), &[]),
+        );
+        b.call(
+            eoa(1),
+            contract(0),
+            sink_call(
+                SinkOp::Send,
+                address_word(Address::with_last_byte(0x67)),
+                word(U256::ZERO),
+                &[],
+            ),
+        );
         b.transfer(eoa(2), empty, 0);
         // EXTCODEHASH only exists from Constantinople: earlier it halts, identically.
-        b.call(eoa(0), contract(0), sink_call(SinkOp::StoreCodeHash, word(U256::from(1)), address_word(empty), &[]));
+        b.call(
+            eoa(0),
+            contract(0),
+            sink_call(
+                SinkOp::StoreCodeHash,
+                word(U256::from(1)),
+                address_word(empty),
+                &[],
+            ),
+        );
         assert_matches_sequential(&b.build()).unwrap();
     }
 }
@@ -209,7 +396,13 @@ fn empty_accounts_touched_under_eip161() {
 fn precompiles_with_value() {
     let mut b = funded(SpecId::CANCUN, 3);
     for i in 1..=3u8 {
-        b.tx(eoa(i as usize - 1), TxKind::Call(Address::with_last_byte(i)), U256::from(7), Bytes::from(vec![1, 2, 3]), 10);
+        b.tx(
+            eoa(i as usize - 1),
+            TxKind::Call(Address::with_last_byte(i)),
+            U256::from(7),
+            Bytes::from(vec![1, 2, 3]),
+            10,
+        );
     }
     b.transfer(eoa(0), Address::with_last_byte(2), 1);
     assert_matches_sequential(&b.build()).unwrap();
@@ -220,7 +413,11 @@ fn access_list_transactions() {
     let mut b = funded(SpecId::BERLIN, 3);
     b.deploy(contract(0), kitchen_sink(), U256::ZERO);
     for i in 0..3 {
-        let tx = b.call(eoa(i), contract(0), sink_call(SinkOp::Increment, word(U256::from(i % 2)), [0; 32], &[]));
+        let tx = b.call(
+            eoa(i),
+            contract(0),
+            sink_call(SinkOp::Increment, word(U256::from(i % 2)), [0; 32], &[]),
+        );
         tx.tx_type = 1;
         tx.access_list = vec![revm::context_interface::transaction::AccessListItem {
             address: contract(0),
@@ -236,7 +433,11 @@ fn transient_storage_does_not_leak_between_transactions() {
     let mut b = funded(SpecId::CANCUN, 3);
     b.deploy(contract(0), kitchen_sink(), U256::ZERO);
     for i in 0..3 {
-        b.call(eoa(i), contract(0), sink_call(SinkOp::Transient, word(U256::from(1)), [0; 32], &[]));
+        b.call(
+            eoa(i),
+            contract(0),
+            sink_call(SinkOp::Transient, word(U256::from(1)), [0; 32], &[]),
+        );
     }
     let output = assert_matches_sequential(&b.build()).unwrap();
     let slot = &output.transactions[2].state[&contract(0)].storage[&U256::from(1)];
@@ -314,7 +515,11 @@ fn eip7702_authorizations_write_nonce_and_code() {
     let authority = eoa(3);
     let delegate = |nonce: u64, address: Address| {
         Either::Right(RecoveredAuthorization::new_unchecked(
-            Authorization { chain_id: U256::from(1), address, nonce },
+            Authorization {
+                chain_id: U256::from(1),
+                address,
+                nonce,
+            },
             RecoveredAuthority::Valid(authority),
         ))
     };
@@ -324,8 +529,16 @@ fn eip7702_authorizations_write_nonce_and_code() {
     tx.tx_type = 4;
     tx.gas_priority_fee = Some(1);
     tx.authorization_list = vec![delegate(0, contract(0))];
-    b.call(eoa(1), authority, sink_call(SinkOp::Increment, word(U256::from(1)), [0; 32], &[]));
-    b.call(eoa(2), authority, sink_call(SinkOp::Increment, word(U256::from(1)), [0; 32], &[]));
+    b.call(
+        eoa(1),
+        authority,
+        sink_call(SinkOp::Increment, word(U256::from(1)), [0; 32], &[]),
+    );
+    b.call(
+        eoa(2),
+        authority,
+        sink_call(SinkOp::Increment, word(U256::from(1)), [0; 32], &[]),
+    );
     let tx = b.call(eoa(0), eoa(1), Bytes::new());
     tx.tx_type = 4;
     tx.gas_priority_fee = Some(1);
@@ -349,13 +562,38 @@ fn recreated_contract_does_not_see_storage_from_before_the_block() {
         b.deploy(child, kitchen_sink(), U256::from(50));
         b.set_storage(child, U256::from(1), U256::from(111));
         b.set_storage(child, U256::from(2), U256::from(222));
-        b.call(eoa(0), child, sink_call(SinkOp::SelfDestruct, address_word(eoa(3)), [0; 32], &[]));
-        b.call(eoa(1), contract(0), sink_call(SinkOp::Create2, word(U256::from(4)), word(U256::from(1)), &init));
-        b.call(eoa(2), child, sink_call(SinkOp::Copy, word(U256::from(1)), word(U256::from(5)), &[]));
-        b.call(eoa(3), child, sink_call(SinkOp::Increment, word(U256::from(2)), [0; 32], &[]));
+        b.call(
+            eoa(0),
+            child,
+            sink_call(SinkOp::SelfDestruct, address_word(eoa(3)), [0; 32], &[]),
+        );
+        b.call(
+            eoa(1),
+            contract(0),
+            sink_call(
+                SinkOp::Create2,
+                word(U256::from(4)),
+                word(U256::from(1)),
+                &init,
+            ),
+        );
+        b.call(
+            eoa(2),
+            child,
+            sink_call(SinkOp::Copy, word(U256::from(1)), word(U256::from(5)), &[]),
+        );
+        b.call(
+            eoa(3),
+            child,
+            sink_call(SinkOp::Increment, word(U256::from(2)), [0; 32], &[]),
+        );
         let output = assert_matches_sequential(&b.build()).unwrap();
         assert_all_succeed(&Ok(output.clone()));
         let incremented = &output.transactions[3].state[&child].storage[&U256::from(2)];
-        assert_eq!(incremented.present_value, U256::from(1), "old storage must be gone");
+        assert_eq!(
+            incremented.present_value,
+            U256::from(1),
+            "old storage must be gone"
+        );
     }
 }

@@ -59,7 +59,12 @@ impl Asm {
 
     pub fn build(mut self) -> Vec<u8> {
         for (at, label) in &self.fixups {
-            let target = self.labels.iter().find(|(l, _)| l == label).expect("unknown label").1;
+            let target = self
+                .labels
+                .iter()
+                .find(|(l, _)| l == label)
+                .expect("unknown label")
+                .1;
             self.code[*at..*at + 2].copy_from_slice(&(target as u16).to_be_bytes());
         }
         self.code
@@ -88,4 +93,3 @@ pub fn deployer(constructor: &[u8], runtime: &[u8]) -> Vec<u8> {
     code.extend_from_slice(runtime);
     code
 }
-

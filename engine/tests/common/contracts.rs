@@ -67,7 +67,12 @@ pub fn kitchen_sink() -> Vec<u8> {
     ];
     let mut asm = Asm::new().push(0).op(CALLDATALOAD);
     for (op, label) in CASES {
-        asm = asm.op(DUP1).push(op as u64).op(EQ).push_label(label).op(JUMPI);
+        asm = asm
+            .op(DUP1)
+            .push(op as u64)
+            .op(EQ)
+            .push_label(label)
+            .op(JUMPI);
     }
     asm = asm.op(STOP);
 
@@ -75,7 +80,14 @@ pub fn kitchen_sink() -> Vec<u8> {
     asm = arg_b(asm.label("store"));
     asm = arg_a(asm).op(SSTORE).op(STOP);
     // increment: sstore(a, sload(a) + 1)
-    asm = arg_a(asm.label("increment")).op(DUP1).op(SLOAD).push(1).op(ADD).op(SWAP1).op(SSTORE).op(STOP);
+    asm = arg_a(asm.label("increment"))
+        .op(DUP1)
+        .op(SLOAD)
+        .push(1)
+        .op(ADD)
+        .op(SWAP1)
+        .op(SSTORE)
+        .op(STOP);
     // copy: sstore(b, sload(a))
     asm = arg_a(asm.label("copy")).op(SLOAD);
     asm = arg_b(asm).op(SSTORE).op(STOP);
@@ -87,15 +99,34 @@ pub fn kitchen_sink() -> Vec<u8> {
     // send: call(gas, a, b, 0, 0, 0, 0); sstore(0xff, success)
     asm = asm.label("send").push(0).push(0).push(0).push(0);
     asm = arg_b(asm);
-    asm = arg_a(asm).push(100_000).op(CALL).push(0xff).op(SSTORE).op(STOP);
+    asm = arg_a(asm)
+        .push(100_000)
+        .op(CALL)
+        .push(0xff)
+        .op(SSTORE)
+        .op(STOP);
     // create2: calldatacopy(0, 0x60, calldatasize - 0x60); sstore(b, create2(0, 0, size, a))
-    asm = asm.label("create2").push(0x60).op(CALLDATASIZE).op(SUB).op(DUP1).push(0x60).push(0).op(CALLDATACOPY);
+    asm = asm
+        .label("create2")
+        .push(0x60)
+        .op(CALLDATASIZE)
+        .op(SUB)
+        .op(DUP1)
+        .push(0x60)
+        .push(0)
+        .op(CALLDATACOPY);
     asm = arg_a(asm).op(SWAP1).push(0).push(0).op(CREATE2);
     asm = arg_b(asm).op(SSTORE).op(STOP);
     // transient: tstore(a, tload(a) + 1) twice; sstore(a, tload(a))
     asm = asm.label("transient");
     for _ in 0..2 {
-        asm = arg_a(asm).op(DUP1).op(TLOAD).push(1).op(ADD).op(SWAP1).op(TSTORE);
+        asm = arg_a(asm)
+            .op(DUP1)
+            .op(TLOAD)
+            .push(1)
+            .op(ADD)
+            .op(SWAP1)
+            .op(TSTORE);
     }
     asm = arg_a(asm).op(TLOAD);
     asm = arg_a(asm).op(SSTORE).op(STOP);
@@ -124,9 +155,10 @@ pub enum InitCode {
 pub fn init_code(kind: InitCode) -> Vec<u8> {
     match kind {
         InitCode::Sink => deployer(&[], &kitchen_sink()),
-        InitCode::SinkWithStorage => {
-            deployer(&Asm::new().push(7).push(1).op(SSTORE).build(), &kitchen_sink())
-        }
+        InitCode::SinkWithStorage => deployer(
+            &Asm::new().push(7).push(1).op(SSTORE).build(),
+            &kitchen_sink(),
+        ),
         InitCode::DestroyInConstructor => Asm::new().op(CALLER).op(SELFDESTRUCT).build(),
         InitCode::Empty => vec![STOP],
     }

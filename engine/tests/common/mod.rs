@@ -6,7 +6,9 @@ pub mod asm;
 pub mod contracts;
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use parallax_engine::{BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, execute_sequential};
+use parallax_engine::{
+    BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, execute_sequential,
+};
 use revm::{
     bytecode::Bytecode,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -81,11 +83,21 @@ impl BlockBuilder {
             beneficiary: Address::with_last_byte(0xcb),
             timestamp: U256::from(1_700_000_000u64),
             gas_limit: 30_000_000,
-            basefee: if spec.is_enabled_in(SpecId::LONDON) { 7 } else { 0 },
+            basefee: if spec.is_enabled_in(SpecId::LONDON) {
+                7
+            } else {
+                0
+            },
             difficulty: U256::from(1),
             ..Default::default()
         };
-        Self { db: CacheDB::new(EmptyDB::default()), cfg, block, txs: Vec::new(), nonces: HashMap::new() }
+        Self {
+            db: CacheDB::new(EmptyDB::default()),
+            cfg,
+            block,
+            txs: Vec::new(),
+            nonces: HashMap::new(),
+        }
     }
 
     pub fn spec(&self) -> SpecId {
@@ -93,7 +105,13 @@ impl BlockBuilder {
     }
 
     pub fn fund(&mut self, address: Address, balance: U256) -> &mut Self {
-        let mut info = self.db.cache.accounts.get(&address).map(|a| a.info.clone()).unwrap_or_default();
+        let mut info = self
+            .db
+            .cache
+            .accounts
+            .get(&address)
+            .map(|a| a.info.clone())
+            .unwrap_or_default();
         info.balance = balance;
         self.db.insert_account_info(address, info);
         self
@@ -103,13 +121,21 @@ impl BlockBuilder {
         let code = Bytecode::new_raw(code.into());
         self.db.insert_account_info(
             address,
-            AccountInfo { balance, nonce: 1, code_hash: code.hash_slow(), code: Some(code), ..Default::default() },
+            AccountInfo {
+                balance,
+                nonce: 1,
+                code_hash: code.hash_slow(),
+                code: Some(code),
+                ..Default::default()
+            },
         );
         self
     }
 
     pub fn set_storage(&mut self, address: Address, slot: U256, value: U256) -> &mut Self {
-        self.db.insert_account_storage(address, slot, value).expect("in-memory insert");
+        self.db
+            .insert_account_storage(address, slot, value)
+            .expect("in-memory insert");
         self
     }
 
@@ -120,14 +146,25 @@ impl BlockBuilder {
 
     fn next_nonce(&mut self, from: Address) -> u64 {
         let nonce = self.nonces.entry(from).or_insert_with(|| {
-            self.db.cache.accounts.get(&from).map_or(0, |a| a.info.nonce)
+            self.db
+                .cache
+                .accounts
+                .get(&from)
+                .map_or(0, |a| a.info.nonce)
         });
         *nonce += 1;
         *nonce - 1
     }
 
     /// A legacy transaction paying `gas_price`.
-    pub fn tx(&mut self, from: Address, kind: TxKind, value: U256, data: Bytes, gas_price: u128) -> &mut TxEnv {
+    pub fn tx(
+        &mut self,
+        from: Address,
+        kind: TxKind,
+        value: U256,
+        data: Bytes,
+        gas_price: u128,
+    ) -> &mut TxEnv {
         let nonce = self.next_nonce(from);
         let gas_price = gas_price.max(u128::from(self.block.basefee));
         self.txs.push(TxEnv {
@@ -153,7 +190,12 @@ impl BlockBuilder {
     }
 
     pub fn build(self) -> TestBlock {
-        TestBlock { db: self.db, cfg: self.cfg, block: self.block, txs: self.txs }
+        TestBlock {
+            db: self.db,
+            cfg: self.cfg,
+            block: self.block,
+            txs: self.txs,
+        }
     }
 }
 
@@ -183,13 +225,26 @@ pub fn assert_matches_sequential(block: &TestBlock) -> TestResult {
     expected
 }
 
-fn describe_mismatch(expected: &TestResult, actual: &TestResult, threads: usize, run: usize) -> String {
+fn describe_mismatch(
+    expected: &TestResult,
+    actual: &TestResult,
+    threads: usize,
+    run: usize,
+) -> String {
     let mut message = format!("parallel ({threads} threads, run {run}) differs from sequential:\n");
     match (expected, actual) {
         (Ok(expected), Ok(actual)) => {
-            for (i, (e, a)) in expected.transactions.iter().zip(&actual.transactions).enumerate() {
+            for (i, (e, a)) in expected
+                .transactions
+                .iter()
+                .zip(&actual.transactions)
+                .enumerate()
+            {
                 if e.result != a.result {
-                    message += &format!("tx {i} result:\n  sequential {:?}\n  parallel   {:?}\n", e.result, a.result);
+                    message += &format!(
+                        "tx {i} result:\n  sequential {:?}\n  parallel   {:?}\n",
+                        e.result, a.result
+                    );
                 }
                 if e.state != a.state {
                     for (address, account) in &e.state {
@@ -202,12 +257,18 @@ fn describe_mismatch(expected: &TestResult, actual: &TestResult, threads: usize,
                         }
                     }
                     for address in a.state.keys().filter(|k| !e.state.contains_key(*k)) {
-                        message += &format!("tx {i} account {address} only in parallel: {:?}\n", a.state[address]);
+                        message += &format!(
+                            "tx {i} account {address} only in parallel: {:?}\n",
+                            a.state[address]
+                        );
                     }
                 }
             }
             if expected.state_diff != actual.state_diff {
-                message += &format!("state diff:\n  sequential {:?}\n  parallel   {:?}\n", expected.state_diff, actual.state_diff);
+                message += &format!(
+                    "state diff:\n  sequential {:?}\n  parallel   {:?}\n",
+                    expected.state_diff, actual.state_diff
+                );
             }
         }
         _ => {
@@ -215,7 +276,11 @@ fn describe_mismatch(expected: &TestResult, actual: &TestResult, threads: usize,
                 Ok(output) => format!("Ok({} transactions)", output.transactions.len()),
                 Err(error) => format!("Err({error})"),
             };
-            message += &format!("  sequential {}\n  parallel   {}\n", brief(expected), brief(actual));
+            message += &format!(
+                "  sequential {}\n  parallel   {}\n",
+                brief(expected),
+                brief(actual)
+            );
         }
     }
     message

@@ -4,6 +4,7 @@
 use crate::{
     assemble::assemble,
     error::ExecutionError,
+    known_dependencies::seed_known_dependencies,
     location::Version,
     mv_memory::MvMemory,
     output::{BlockOutput, ExecutionStats, TxAccess},
@@ -122,6 +123,7 @@ impl ParallelExecutor {
         DB::Error: Send,
     {
         let run = BlockRun::new(txs.len());
+        seed_known_dependencies(&run.memory, txs);
         self.pool.broadcast(|_| run.work(db, cfg, block, txs));
 
         let outcomes: Vec<TxOutcome<DB::Error>> = run

@@ -18,6 +18,7 @@ mod beneficiary;
 mod block_gas;
 mod error;
 mod executor;
+mod known_dependencies;
 mod location;
 mod mv_memory;
 mod output;

@@ -7,7 +7,7 @@ use crate::{
 };
 use alloy_primitives::{U256, map::DefaultHashBuilder};
 use dashmap::DashMap;
-use std::{collections::BTreeMap, sync::Mutex};
+use std::sync::Mutex;
 
 /// One transaction's entry at one location.
 #[derive(Clone, Debug)]
@@ -66,10 +66,36 @@ impl MvRead {
     }
 }
 
+/// The entries of one location, sorted by transaction. Most locations have one or two
+/// writers, so a sorted vector beats a tree (no node allocation, one cache line).
+#[derive(Debug, Default)]
+struct Versions(Vec<(TxIdx, Entry)>);
+
+impl Versions {
+    fn insert(&mut self, tx: TxIdx, entry: Entry) {
+        match self.0.binary_search_by_key(&tx, |(writer, _)| *writer) {
+            Ok(at) => self.0[at].1 = entry,
+            Err(at) => self.0.insert(at, (tx, entry)),
+        }
+    }
+
+    fn remove(&mut self, tx: TxIdx) {
+        if let Ok(at) = self.0.binary_search_by_key(&tx, |(writer, _)| *writer) {
+            self.0.remove(at);
+        }
+    }
+
+    /// Entries of transactions before `tx`, nearest first.
+    fn before(&self, tx: TxIdx) -> impl Iterator<Item = &(TxIdx, Entry)> {
+        let end = self.0.partition_point(|(writer, _)| *writer < tx);
+        self.0[..end].iter().rev()
+    }
+}
+
 /// The shared multi-version data structure of Block-STM.
 #[derive(Debug)]
 pub(crate) struct MvMemory {
-    data: DashMap<Location, BTreeMap<TxIdx, Entry>, DefaultHashBuilder>,
+    data: DashMap<Location, Versions, DefaultHashBuilder>,
     /// Locations written by each transaction's last recorded incarnation.
     last_written: Box<[Mutex<Vec<Location>>]>,
     /// Reads of each transaction's last recorded incarnation, with their origins.
@@ -91,10 +117,10 @@ impl MvMemory {
         let Some(entries) = self.data.get(location) else {
             return MvRead::Base;
         };
-        let mut earlier = entries.range(..tx).rev();
+        let mut earlier = entries.before(tx);
         let mut increments = Vec::new();
         loop {
-            let Some((&writer, entry)) = earlier.next() else {
+            let Some(&(writer, ref entry)) = earlier.next() else {
                 return if increments.is_empty() {
                     MvRead::Base
                 } else {
@@ -156,7 +182,7 @@ impl MvMemory {
             .filter(|location| !new_set.contains(location))
         {
             if let Some(mut entries) = self.data.get_mut(stale) {
-                entries.remove(&tx);
+                entries.remove(tx);
             }
         }
         let old_set: hashbrown::HashSet<&Location> = last_written.iter().collect();
@@ -168,6 +194,18 @@ impl MvMemory {
         *last_written = new_locations;
         *self.last_reads[tx].lock().expect("read-set lock poisoned") = reads;
         wrote_new_location
+    }
+
+    /// Marks `location` as about to be written by `tx` before `tx` has run, so that later
+    /// transactions reading it wait for `tx` instead of executing on a value that is sure
+    /// to change (a sender's nonce in a chain of transactions from one account). If `tx`
+    /// turns out not to write it, recording `tx` removes the estimate like any stale write.
+    pub(crate) fn seed_estimate(&self, tx: TxIdx, location: Location) {
+        let mut last_written = self.last_written[tx].lock().expect("write-set lock poisoned");
+        if !last_written.contains(&location) {
+            last_written.push(location);
+            self.data.entry(location).or_default().insert(tx, Entry::Estimate);
+        }
     }
 
     /// Marks every write of `tx` as an estimate, so readers wait for its re-execution

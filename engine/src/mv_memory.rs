@@ -201,10 +201,15 @@ impl MvMemory {
     /// to change (a sender's nonce in a chain of transactions from one account). If `tx`
     /// turns out not to write it, recording `tx` removes the estimate like any stale write.
     pub(crate) fn seed_estimate(&self, tx: TxIdx, location: Location) {
-        let mut last_written = self.last_written[tx].lock().expect("write-set lock poisoned");
+        let mut last_written = self.last_written[tx]
+            .lock()
+            .expect("write-set lock poisoned");
         if !last_written.contains(&location) {
             last_written.push(location);
-            self.data.entry(location).or_default().insert(tx, Entry::Estimate);
+            self.data
+                .entry(location)
+                .or_default()
+                .insert(tx, Entry::Estimate);
         }
     }
 

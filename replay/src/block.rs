@@ -7,7 +7,7 @@ use alloy_evm::{EvmEnv, FromRecoveredTx, eth::spec::EthSpec};
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::B256;
 use revm::{context::TxEnv, primitives::hardfork::SpecId};
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 /// Which kind of recorded data a block came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct ReplayBlock {
     /// Withdrawals (Shanghai on).
     pub withdrawals: Option<Withdrawals>,
     /// The state before the block.
-    pub pre_state: MemoryDb,
+    pub pre_state: Arc<MemoryDb>,
 }
 
 impl ReplayBlock {

@@ -122,7 +122,7 @@ pub fn load_block(dir: &Path, shared: &PrestateShared) -> Result<ReplayBlock, Lo
         ommers: Vec::new(),
         ommers_known: parsed.ommer_count == 0,
         withdrawals: parsed.withdrawals,
-        pre_state: db,
+        pre_state: std::sync::Arc::new(db),
     })
 }
 

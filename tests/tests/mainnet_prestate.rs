@@ -33,7 +33,7 @@ fn every_prestate_block_matches_sequential_and_its_header() {
         let block = load_block(block_dir, &shared).unwrap_or_else(|e| panic!("{e}"));
         let env = block.evm_env();
         let txs = block.tx_envs();
-        let sequential = execute_sequential(&block.pre_state, &env.cfg_env, &env.block_env, &txs)
+        let sequential = execute_sequential(&*block.pre_state, &env.cfg_env, &env.block_env, &txs)
             .unwrap_or_else(|e| {
                 panic!("block {}: sequential execution failed: {e}", block.number())
             });
@@ -45,7 +45,7 @@ fn every_prestate_block_matches_sequential_and_its_header() {
         );
         for executor in &executors {
             let parallel = executor
-                .execute(&block.pre_state, &env.cfg_env, &env.block_env, &txs)
+                .execute(&*block.pre_state, &env.cfg_env, &env.block_env, &txs)
                 .unwrap_or_else(|e| {
                     panic!("block {}: parallel execution failed: {e}", block.number())
                 });

@@ -18,8 +18,9 @@ pub struct AccountBasic {
 pub struct AccountCode {
     /// keccak256 of `code`.
     pub hash: B256,
-    /// The bytecode itself.
-    pub code: Bytecode,
+    /// The bytecode itself, or `None` for pre-state code not fetched yet (revm then asks
+    /// for it by hash only if it runs it, so data sources may omit code that is never run).
+    pub code: Option<Bytecode>,
     /// The last transaction of this block that wiped the account's storage (by creating or
     /// destroying the account), if any. A slot not written since then reads as zero.
     pub storage_epoch: Option<TxIdx>,
@@ -30,7 +31,7 @@ impl AccountCode {
     pub fn empty() -> Self {
         Self {
             hash: KECCAK_EMPTY,
-            code: Bytecode::default(),
+            code: Some(Bytecode::default()),
             storage_epoch: None,
         }
     }

@@ -169,33 +169,21 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         let Some(info) = self.base_account(address)? else {
             return Ok(AccountCode::empty());
         };
-        let code = match info.code {
-            Some(code) => code,
-            None if info.code_hash == KECCAK_EMPTY || info.code_hash.is_zero() => {
-                Bytecode::default()
-            }
-            None => self.base.code_by_hash_ref(info.code_hash)?,
-        };
         let hash = if info.code_hash.is_zero() {
             KECCAK_EMPTY
         } else {
             info.code_hash
+        };
+        let code = if hash == KECCAK_EMPTY {
+            Some(Bytecode::default())
+        } else {
+            info.code
         };
         Ok(AccountCode {
             hash,
             code,
             storage_epoch: None,
         })
-    }
-
-    /// Pre-state code by hash.
-    pub(crate) fn base_code_by_hash(
-        &self,
-        hash: B256,
-    ) -> Result<Bytecode, VersionedDbError<DB::Error>> {
-        self.base
-            .code_by_hash_ref(hash)
-            .map_err(VersionedDbError::Database)
     }
 
     /// A storage slot as this transaction sees it: zero if the account's storage was wiped
@@ -243,7 +231,7 @@ impl<DB: DatabaseRef> Database for VersionedDb<'_, DB> {
             balance: account.balance,
             nonce: account.nonce,
             code_hash: code.hash,
-            code: Some(code.code),
+            code: code.code,
             ..Default::default()
         }))
     }

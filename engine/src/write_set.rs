@@ -53,7 +53,7 @@ pub(crate) fn write_set<DB: DatabaseRef>(
         }
 
         let code_after = match after {
-            Some(account) => code_of(account, &prior_code, db)?,
+            Some(account) => code_of(account, &prior_code),
             None => AccountCode::empty(),
         };
         if wipes_storage || code_after.hash != prior_code.hash {
@@ -84,25 +84,22 @@ pub(crate) fn write_set<DB: DatabaseRef>(
 }
 
 /// The code an account holds after the transaction.
-fn code_of<DB: DatabaseRef>(
-    account: &Account,
-    prior: &AccountCode,
-    db: &VersionedDb<'_, DB>,
-) -> Result<AccountCode, VersionedDbError<DB::Error>> {
+fn code_of(account: &Account, prior: &AccountCode) -> AccountCode {
     let hash = if account.info.code_hash.is_zero() {
         KECCAK_EMPTY
     } else {
         account.info.code_hash
     };
     let code = match &account.info.code {
-        Some(code) => code.clone(),
+        Some(code) => Some(code.clone()),
         None if hash == prior.hash => prior.code.clone(),
-        None if hash == KECCAK_EMPTY => Default::default(),
-        None => db.base_code_by_hash(hash)?,
+        None if hash == KECCAK_EMPTY => Some(Default::default()),
+        // Left for revm to fetch by hash if it ever runs it.
+        None => None,
     };
-    Ok(AccountCode {
+    AccountCode {
         hash,
         code,
         storage_epoch: None,
-    })
+    }
 }

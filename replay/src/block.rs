@@ -1,6 +1,6 @@
 //! A recorded block ready to replay: its header, transactions with senders, and pre-state.
 
-use crate::memory_db::MemoryDb;
+use crate::{pre_state::PreState, state_root::RecordedAccount};
 use alloy_consensus::{Header, TxEnvelope, transaction::Recovered};
 use alloy_eips::{eip4895::Withdrawals, eip7840::BlobParams};
 use alloy_evm::{EvmEnv, FromRecoveredTx, eth::spec::EthSpec};
@@ -51,7 +51,10 @@ pub struct ReplayBlock {
     /// Withdrawals (Shanghai on).
     pub withdrawals: Option<Withdrawals>,
     /// The state before the block.
-    pub pre_state: Arc<MemoryDb>,
+    pub pre_state: Arc<PreState>,
+    /// Accounts as the recording says they are after the block (proofs and witnesses), to
+    /// name the first difference when the state root does not match.
+    pub recorded_post_state: Vec<RecordedAccount>,
 }
 
 impl ReplayBlock {

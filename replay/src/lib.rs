@@ -3,12 +3,22 @@
 //! results against the block header.
 
 pub mod block;
+pub mod checks;
+pub mod execute;
 pub mod fixtures;
 pub mod load_error;
 pub mod memory_db;
+pub mod pre_state;
 pub mod prestate;
+pub mod proofs;
+pub mod replay;
 pub mod rpc_block;
+pub mod state_root;
+pub mod trie_db;
+pub mod trie_nodes;
+pub mod witness;
 
 pub use block::{ReplayBlock, SourceKind};
 pub use load_error::LoadError;
-pub use memory_db::{Completeness, MemoryDb, MemoryDbError};
+pub use memory_db::{Completeness, MemoryDb};
+pub use pre_state::{PreState, PreStateError};

@@ -1,30 +1,9 @@
 //! An in-memory pre-state that knows exactly what it holds, so that a read outside it is an
 //! error naming what is missing instead of a silently wrong answer.
 
+use crate::pre_state::PreStateError;
 use alloy_primitives::{Address, B256, U256, keccak256, map::HashMap};
-use revm::{
-    DatabaseRef, bytecode::Bytecode, database_interface::DBErrorMarker, primitives::KECCAK_EMPTY,
-    state::AccountInfo,
-};
-
-/// A read the pre-state cannot answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MemoryDbError {
-    /// An account whose existence the data does not establish.
-    #[error("account {0} is not in the recorded pre-state")]
-    MissingAccount(Address),
-    /// A storage slot the data does not cover.
-    #[error("storage slot {1:#x} of {0} is not in the recorded pre-state")]
-    MissingSlot(Address, U256),
-    /// Code referenced by hash but not supplied.
-    #[error("code with hash {0} is not in the recorded data")]
-    MissingCode(B256),
-    /// A block hash BLOCKHASH asked for that was not recorded.
-    #[error("hash of block {0} is not in the recorded data")]
-    MissingBlockHash(u64),
-}
-
-impl DBErrorMarker for MemoryDbError {}
+use revm::{DatabaseRef, bytecode::Bytecode, primitives::KECCAK_EMPTY, state::AccountInfo};
 
 /// How to answer a read of something the data does not mention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,26 +89,27 @@ impl MemoryDb {
         self.codes.get(hash)
     }
 
-    fn lookup(&self, address: Address) -> Result<Option<&MemoryAccount>, MemoryDbError> {
+    fn lookup(&self, address: Address) -> Result<Option<&MemoryAccount>, PreStateError> {
         match self.accounts.get(&address) {
             Some(account) => Ok(account.as_ref()),
             None => match self.completeness {
                 Completeness::AbsentMeansEmpty => Ok(None),
-                Completeness::AbsentIsUnknown => Err(MemoryDbError::MissingAccount(address)),
+                Completeness::AbsentIsUnknown => Err(PreStateError::MissingAccount(address)),
             },
         }
     }
 }
 
 impl DatabaseRef for MemoryDb {
-    type Error = MemoryDbError;
+    type Error = PreStateError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
         let Some(account) = self.lookup(address)? else {
             return Ok(None);
         };
         let mut info = account.info.clone();
-        info.code = Some(self.code_by_hash_ref(info.code_hash)?);
+        // Fetched by hash only if revm runs it.
+        info.code = None;
         Ok(Some(info))
     }
 
@@ -140,7 +120,7 @@ impl DatabaseRef for MemoryDb {
         self.codes
             .get(&code_hash)
             .cloned()
-            .ok_or(MemoryDbError::MissingCode(code_hash))
+            .ok_or(PreStateError::MissingCode(code_hash))
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
@@ -154,7 +134,7 @@ impl DatabaseRef for MemoryDb {
             {
                 Ok(U256::ZERO)
             }
-            None => Err(MemoryDbError::MissingSlot(address, index)),
+            None => Err(PreStateError::MissingSlot(address, index)),
         }
     }
 
@@ -162,7 +142,7 @@ impl DatabaseRef for MemoryDb {
         self.block_hashes
             .get(&number)
             .copied()
-            .ok_or(MemoryDbError::MissingBlockHash(number))
+            .ok_or(PreStateError::MissingBlockHash(number))
     }
 }
 

@@ -122,7 +122,8 @@ pub fn load_block(dir: &Path, shared: &PrestateShared) -> Result<ReplayBlock, Lo
         ommers: Vec::new(),
         ommers_known: parsed.ommer_count == 0,
         withdrawals: parsed.withdrawals,
-        pre_state: std::sync::Arc::new(db),
+        pre_state: std::sync::Arc::new(crate::pre_state::PreState::Memory(db)),
+        recorded_post_state: Vec::new(),
     })
 }
 

@@ -1,0 +1,39 @@
+//! `parallax`: replay real Ethereum blocks through the parallel engine and check them.
+
+mod replay_command;
+mod table;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Parallax: a Block-STM parallel executor for Ethereum blocks on revm.
+#[derive(Parser)]
+#[command(name = "parallax", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay recorded blocks (or blocks from a node) and check them against their headers.
+    Replay(replay_command::ReplayArgs),
+}
+
+/// Exit statuses.
+pub mod exit {
+    /// Every check that ran passed.
+    pub const OK: u8 = 0;
+    /// A check failed.
+    pub const MISMATCH: u8 = 1;
+    /// The input could not be used.
+    pub const UNUSABLE: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Replay(args) => replay_command::run(args),
+    };
+    ExitCode::from(status)
+}

@@ -1,6 +1,6 @@
 //! The state a recorded block starts from, whichever form it was recorded in.
 
-use crate::{memory_db::MemoryDb, trie_db::TrieDb};
+use crate::{memory_db::MemoryDb, remote_state::RemoteState, trie_db::TrieDb};
 use alloy_primitives::{Address, B256, U256};
 use revm::{
     DatabaseRef, bytecode::Bytecode, database_interface::DBErrorMarker, state::AccountInfo,
@@ -29,6 +29,9 @@ pub enum PreStateError {
         /// What was being read.
         what: String,
     },
+    /// Fetching from a node failed or gave a bad answer.
+    #[error("{0}")]
+    Remote(String),
     /// A trie node or leaf does not decode.
     #[error("malformed trie data while reading {what}: {reason}")]
     MalformedTrie {
@@ -49,6 +52,8 @@ pub enum PreState {
     Memory(MemoryDb),
     /// Accounts and slots read from trie nodes.
     Trie(TrieDb),
+    /// Accounts and slots fetched from a node as they are read.
+    Remote(RemoteState),
 }
 
 impl DatabaseRef for PreState {
@@ -58,6 +63,7 @@ impl DatabaseRef for PreState {
         match self {
             Self::Memory(db) => db.basic_ref(address),
             Self::Trie(db) => db.basic_ref(address),
+            Self::Remote(db) => db.basic_ref(address),
         }
     }
 
@@ -65,6 +71,7 @@ impl DatabaseRef for PreState {
         match self {
             Self::Memory(db) => db.code_by_hash_ref(code_hash),
             Self::Trie(db) => db.code_by_hash_ref(code_hash),
+            Self::Remote(db) => db.code_by_hash_ref(code_hash),
         }
     }
 
@@ -72,6 +79,7 @@ impl DatabaseRef for PreState {
         match self {
             Self::Memory(db) => db.storage_ref(address, index),
             Self::Trie(db) => db.storage_ref(address, index),
+            Self::Remote(db) => db.storage_ref(address, index),
         }
     }
 
@@ -79,6 +87,7 @@ impl DatabaseRef for PreState {
         match self {
             Self::Memory(db) => db.block_hash_ref(number),
             Self::Trie(db) => db.block_hash_ref(number),
+            Self::Remote(db) => db.block_hash_ref(number),
         }
     }
 }

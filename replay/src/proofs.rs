@@ -196,56 +196,65 @@ fn check_pre_state_proof(
     proof: &EIP1186AccountProofResponse,
     path: &Path,
 ) -> Result<(), LoadError> {
-    let address = proof.address;
-    let root = db.state_root();
-    let account = db.account(address).map_err(|e| {
-        LoadError::invalid(
-            path,
-            format!(
-                "the proof of account {address} does not reach the parent's state root {root}: {e}"
-            ),
-        )
-    })?;
-    if !answer_matches(proof, account.as_ref()) {
-        return Err(LoadError::invalid(
-            path,
-            format!(
-                "the proof of account {address} does not hash to the parent's state root {root}"
-            ),
-        ));
-    }
+    let account = verify_against(db, proof).map_err(|message| LoadError::invalid(path, message))?;
     if let Some(account) = &account
         && !db.has_code(&account.code_hash)
     {
         return Err(LoadError::invalid(
             path,
             format!(
-                "account {address} has code hash {} but no code is recorded",
-                account.code_hash
+                "account {} has code hash {} but no code is recorded",
+                proof.address, account.code_hash
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an `eth_getProof` answer on its own: its nodes must lead from `state_root` to the
+/// account and slots it claims. Returns the account it proves.
+pub fn verify_proof(
+    state_root: B256,
+    proof: &EIP1186AccountProofResponse,
+) -> Result<Option<TrieAccount>, String> {
+    let mut nodes = TrieNodes::default();
+    nodes.extend(&proof.account_proof);
+    for slot in &proof.storage_proof {
+        nodes.extend(&slot.proof);
+    }
+    verify_against(
+        &TrieDb::new(nodes, state_root, HashMap::default(), HashMap::default()),
+        proof,
+    )
+}
+
+fn verify_against(
+    db: &TrieDb,
+    proof: &EIP1186AccountProofResponse,
+) -> Result<Option<TrieAccount>, String> {
+    let address = proof.address;
+    let root = db.state_root();
+    let account = db.account(address).map_err(|e| {
+        format!("the proof of account {address} does not reach the parent's state root {root}: {e}")
+    })?;
+    if !answer_matches(proof, account.as_ref()) {
+        return Err(format!(
+            "the proof of account {address} does not hash to the parent's state root {root}"
         ));
     }
     for slot in &proof.storage_proof {
         let key = U256::from_be_bytes(slot.key.as_b256().0);
         let value = db.storage(address, key).map_err(|e| {
-            LoadError::invalid(
-                path,
-                format!(
-                    "the proof of slot {key:#x} of {address} does not reach its storage root: {e}"
-                ),
-            )
+            format!("the proof of slot {key:#x} of {address} does not reach its storage root: {e}")
         })?;
         if value != slot.value {
-            return Err(LoadError::invalid(
-                path,
-                format!(
-                    "the proof of slot {key:#x} of {address} does not hash to the parent's state root: it claims {:#x}, the trie holds {value:#x}",
-                    slot.value
-                ),
+            return Err(format!(
+                "the proof of slot {key:#x} of {address} does not hash to the parent's state root: it claims {:#x}, the trie holds {value:#x}",
+                slot.value
             ));
         }
     }
-    Ok(())
+    Ok(account)
 }
 
 /// Keys touched by a recording's proofs at `block`, by account.

@@ -5,18 +5,32 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use parallax_replay::{
-    discover::{Loader, discover},
+    ReplayBlock,
+    discover::{BlockSource, Loader, discover},
     execute::Executors,
     replay::{BlockReport, replay_block},
+    rpc::{RpcSource, write_recording},
 };
-use std::{num::NonZeroUsize, path::PathBuf};
+use std::{
+    num::NonZeroUsize,
+    path::{Path, PathBuf},
+};
 
 #[derive(Args)]
 pub struct ReplayArgs {
     /// Files or directories of recorded blocks: pre-state dumps, eth_getProof recordings or
     /// execution witnesses (recognised by content).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "rpc", conflicts_with = "rpc")]
     paths: Vec<PathBuf>,
+    /// Fetch the blocks from this archive node's JSON-RPC instead (http or https).
+    #[arg(long, requires = "blocks", value_name = "URL")]
+    rpc: Option<String>,
+    /// Blocks to fetch with --rpc: `A..B` (both included) or a single number.
+    #[arg(long, value_parser = parse_block_range, value_name = "A..B")]
+    blocks: Option<(u64, u64)>,
+    /// With --rpc, also write each fetched block to DIR in a form `parallax replay DIR` reads.
+    #[arg(long, requires = "rpc", value_name = "DIR")]
+    record: Option<PathBuf>,
     /// Worker threads for the parallel execution [default: all CPUs].
     #[arg(long)]
     threads: Option<NonZeroUsize>,
@@ -29,13 +43,47 @@ pub struct ReplayArgs {
     auto: bool,
 }
 
+fn parse_block_range(text: &str) -> Result<(u64, u64), String> {
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{part:?} is not a block number"))
+    };
+    let (first, last) = match text.split_once("..") {
+        Some((first, last)) => (number(first)?, number(last.trim_start_matches('='))?),
+        None => (number(text)?, number(text)?),
+    };
+    if first > last {
+        return Err(format!("{first}..{last} is empty"));
+    }
+    Ok((first, last))
+}
+
+/// Where the blocks come from.
+enum Job {
+    Recorded(BlockSource),
+    Rpc(u64),
+}
+
 pub fn run(args: ReplayArgs) -> u8 {
-    let sources = match discover(&args.paths) {
-        Ok(sources) => sources,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return exit::UNUSABLE;
-        }
+    let (jobs, rpc) = match (&args.rpc, args.blocks) {
+        (Some(url), Some((first, last))) => match RpcSource::connect(url) {
+            Ok(source) => (
+                (first..=last).map(Job::Rpc).collect::<Vec<_>>(),
+                Some(source),
+            ),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return exit::UNUSABLE;
+            }
+        },
+        _ => match discover(&args.paths) {
+            Ok(sources) => (sources.into_iter().map(Job::Recorded).collect(), None),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return exit::UNUSABLE;
+            }
+        },
     };
     let threads = args
         .threads
@@ -57,7 +105,7 @@ pub fn run(args: ReplayArgs) -> u8 {
     let progress = if args.json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(sources.len() as u64)
+        ProgressBar::new(jobs.len() as u64)
     };
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} blocks  {msg}")
@@ -66,9 +114,19 @@ pub fn run(args: ReplayArgs) -> u8 {
     let mut loader = Loader::default();
     let mut reports = Vec::new();
     let mut unusable = Vec::new();
-    for source in &sources {
-        progress.set_message(source.path().display().to_string());
-        match loader.load(source) {
+    for job in &jobs {
+        let block = match job {
+            Job::Recorded(source) => {
+                progress.set_message(source.path().display().to_string());
+                loader.load(source).map_err(|error| error.to_string())
+            }
+            Job::Rpc(number) => {
+                progress.set_message(format!("block {number}"));
+                let rpc = rpc.as_ref().expect("jobs from --rpc have a connection");
+                fetch(rpc, *number, &executors, args.record.as_deref())
+            }
+        };
+        match block {
             Ok(block) => match replay_block(&executors, &block) {
                 Ok(report) => {
                     if args.json {
@@ -81,7 +139,7 @@ pub fn run(args: ReplayArgs) -> u8 {
                 }
                 Err(error) => unusable.push(error.to_string()),
             },
-            Err(error) => unusable.push(error.to_string()),
+            Err(error) => unusable.push(error),
         }
         progress.inc(1);
     }
@@ -108,6 +166,23 @@ pub fn run(args: ReplayArgs) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// Fetches a block from the node, recording it when asked.
+fn fetch(
+    rpc: &RpcSource,
+    number: u64,
+    executors: &Executors,
+    record: Option<&Path>,
+) -> Result<ReplayBlock, String> {
+    let (recording, block) = rpc
+        .fetch(number, executors)
+        .map_err(|error| error.to_string())?;
+    if let Some(dir) = record {
+        write_recording(dir, number, &recording)
+            .map_err(|e| format!("cannot record block {number} in {}: {e}", dir.display()))?;
+    }
+    Ok(block)
 }
 
 fn table(reports: &[BlockReport], threads: usize) -> String {

@@ -99,7 +99,6 @@ pub(crate) fn rewarded_beneficiary(
     let mut db = SingleAccountDb(prior);
     let Ok(mut account) = journal.load_account_mut(&mut db, address);
     account.data.incr_balance(fee);
-    drop(account);
     journal.finalize().remove(&address).unwrap_or_default()
 }
 

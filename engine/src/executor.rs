@@ -10,7 +10,7 @@ use crate::{
     output::{BlockOutput, ExecutionStats, TxAccess},
     scheduler::{Scheduler, Task},
     sequential::execute_sequential,
-    worker::{Attempt, TxOutcome, Worker},
+    worker::{Attempt, Finished, TxOutcome, Worker},
 };
 use revm::{
     DatabaseRef,
@@ -223,11 +223,12 @@ impl<E> BlockRun<E> {
                     }
                     // The blocking transaction finished meanwhile: run again right away.
                 }
-                Attempt::Finished {
-                    outcome,
-                    reads,
-                    writes,
-                } => {
+                Attempt::Finished(finished) => {
+                    let Finished {
+                        outcome,
+                        reads,
+                        writes,
+                    } = *finished;
                     *self.outcomes[version.tx]
                         .lock()
                         .expect("outcome lock poisoned") = Some(outcome);

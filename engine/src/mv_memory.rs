@@ -33,6 +33,9 @@ pub(crate) enum ReadOrigin {
     Chain(Vec<Version>),
 }
 
+/// The locations one execution read, with where each value came from.
+pub(crate) type ReadSet = Vec<(Location, ReadOrigin)>;
+
 /// The result of reading a location as seen by one transaction.
 #[derive(Clone, Debug)]
 pub(crate) enum MvRead {
@@ -99,7 +102,7 @@ pub(crate) struct MvMemory {
     /// Locations written by each transaction's last recorded incarnation.
     last_written: Box<[Mutex<Vec<Location>>]>,
     /// Reads of each transaction's last recorded incarnation, with their origins.
-    last_reads: Box<[Mutex<Vec<(Location, ReadOrigin)>>]>,
+    last_reads: Box<[Mutex<ReadSet>]>,
 }
 
 impl MvMemory {
@@ -159,7 +162,7 @@ impl MvMemory {
     pub(crate) fn record(
         &self,
         version: Version,
-        reads: Vec<(Location, ReadOrigin)>,
+        reads: ReadSet,
         writes: Vec<(Location, WriteValue)>,
     ) -> bool {
         let tx = version.tx;

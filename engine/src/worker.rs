@@ -5,7 +5,7 @@ use crate::{
     beneficiary::{DeferredRewardHandler, WorkerEvm},
     error::TxFailure,
     location::{Location, TxIdx, Version},
-    mv_memory::{MvMemory, ReadOrigin},
+    mv_memory::{MvMemory, ReadSet},
     value::WriteValue,
     versioned_db::{VersionedDb, VersionedDbError},
     write_set::write_set,
@@ -39,11 +39,14 @@ pub(crate) enum Attempt<E> {
     /// It read an estimate of this earlier transaction and must wait for it.
     Blocked(TxIdx),
     /// It ran to the end.
-    Finished {
-        outcome: TxOutcome<E>,
-        reads: Vec<(Location, ReadOrigin)>,
-        writes: Vec<(Location, WriteValue)>,
-    },
+    Finished(Box<Finished<E>>),
+}
+
+/// A finished execution, boxed in [`Attempt`] because it is far larger than a block.
+pub(crate) struct Finished<E> {
+    pub(crate) outcome: TxOutcome<E>,
+    pub(crate) reads: ReadSet,
+    pub(crate) writes: Vec<(Location, WriteValue)>,
 }
 
 /// Executes transactions for one worker thread.
@@ -128,7 +131,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             // The EVM may be left inconsistent by the panic: start over with a fresh one.
             self.evm = build_evm(self.base, self.memory, self.cfg, self.block);
         }
-        Attempt::Finished {
+        Attempt::Finished(Box::new(Finished {
             outcome: TxOutcome {
                 result,
                 state,
@@ -136,7 +139,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             },
             reads,
             writes,
-        }
+        }))
     }
 }
 

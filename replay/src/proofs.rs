@@ -7,7 +7,7 @@ use crate::{
     load_error::{LoadError, read_json},
     pre_state::PreState,
     rpc_block::block_from_rpc,
-    state_root::RecordedAccount,
+    state_root::{RecordedAccount, trie_account},
     trie_db::TrieDb,
     trie_nodes::TrieNodes,
 };
@@ -153,12 +153,13 @@ fn recorded_account(proof: &EIP1186AccountProofResponse) -> RecordedAccount {
     let missing = proof.code_hash.is_zero() && proof.storage_hash.is_zero();
     RecordedAccount {
         address: proof.address,
-        account: (!missing).then(|| TrieAccount {
-            nonce: proof.nonce,
-            balance: proof.balance,
-            storage_root: proof.storage_hash,
-            code_hash: proof.code_hash,
-            ..Default::default()
+        account: (!missing).then(|| {
+            trie_account(
+                proof.nonce,
+                proof.balance,
+                proof.storage_hash,
+                proof.code_hash,
+            )
         }),
         slots: proof
             .storage_proof

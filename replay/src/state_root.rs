@@ -46,6 +46,19 @@ pub fn changes_from_bundle(bundle: &BundleState) -> BTreeMap<Address, AccountCha
         .collect()
 }
 
+/// An account leaf. (Built through `Default` so that it stays correct if alloy-trie's
+/// optional account extension is enabled somewhere in the build.)
+#[allow(clippy::needless_update)]
+pub fn trie_account(nonce: u64, balance: U256, storage_root: B256, code_hash: B256) -> TrieAccount {
+    TrieAccount {
+        nonce,
+        balance,
+        storage_root,
+        code_hash,
+        ..Default::default()
+    }
+}
+
 /// An account as a recording says it is after the block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedAccount {
@@ -144,15 +157,9 @@ pub fn post_state_root(
             }
             storage.root_hash().map_err(trie_error(what))?
         };
-        let account = TrieAccount {
-            nonce,
-            balance,
-            storage_root,
-            code_hash,
-            ..Default::default()
-        };
+        let account = trie_account(nonce, balance, storage_root, code_hash);
         accounts_trie
-            .insert(key.as_slice(), &alloy_rlp::encode(&account))
+            .insert(key.as_slice(), &alloy_rlp::encode(account))
             .map_err(trie_error(format!("account {address}")))?;
         accounts.insert(*address, Some(account));
     }
@@ -171,7 +178,7 @@ impl PostState {
         for expected in recorded {
             let address = expected.address;
             let ours = match self.accounts.get(&address) {
-                Some(account) => account.clone(),
+                Some(account) => *account,
                 None => db.account(address).ok().flatten(),
             };
             if ours.as_ref().map(without_storage_root)

@@ -100,7 +100,7 @@ impl TrieDb {
             .expect("account cache poisoned")
             .get(&address)
         {
-            return Ok(account.clone());
+            return Ok(*account);
         }
         let what = || format!("account {address}");
         let leaf = match self.nodes.get(self.state_root, keccak256(address)) {
@@ -109,7 +109,7 @@ impl TrieDb {
                 if self.unproven.accounts.contains_key(&address) =>
             {
                 self.note_unproven(address);
-                return Ok(self.unproven.accounts[&address].clone());
+                return Ok(self.unproven.accounts[&address]);
             }
             Err(e) => return Err(trie_error(e, what)),
         };
@@ -123,7 +123,7 @@ impl TrieDb {
         self.accounts
             .write()
             .expect("account cache poisoned")
-            .insert(address, account.clone());
+            .insert(address, account);
         Ok(account)
     }
 

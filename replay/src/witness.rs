@@ -6,14 +6,13 @@ use crate::{
     block::{ReplayBlock, SourceKind},
     load_error::{LoadError, read_json},
     pre_state::PreState,
-    state_root::RecordedAccount,
+    state_root::{RecordedAccount, trie_account},
     trie_db::{TrieDb, Unproven},
     trie_nodes::TrieNodes,
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
-use alloy_trie::TrieAccount;
 use revm::bytecode::Bytecode;
 use serde::Deserialize;
 use std::{path::Path, sync::Arc};
@@ -230,12 +229,13 @@ fn unproven(pre_state: &HashMap<Address, Option<PreAccount>>) -> Unproven {
     for (address, account) in pre_state {
         unproven.accounts.insert(
             *address,
-            account.as_ref().map(|a| TrieAccount {
-                nonce: a.nonce.saturating_to(),
-                balance: a.balance,
-                storage_root: a.storage_hash,
-                code_hash: a.code_hash,
-                ..Default::default()
+            account.as_ref().map(|a| {
+                trie_account(
+                    a.nonce.saturating_to(),
+                    a.balance,
+                    a.storage_hash,
+                    a.code_hash,
+                )
             }),
         );
         for (slot, value) in account.iter().flat_map(|a| &a.storage) {
@@ -264,12 +264,13 @@ fn checked_header(header: alloy_rpc_types_eth::Header, path: &Path) -> Result<He
 fn recorded_account(diff: &StateDiff) -> RecordedAccount {
     RecordedAccount {
         address: diff.address,
-        account: diff.post_account.as_ref().map(|account| TrieAccount {
-            nonce: account.nonce.saturating_to(),
-            balance: account.balance,
-            storage_root: account.storage_hash,
-            code_hash: account.code_hash,
-            ..Default::default()
+        account: diff.post_account.as_ref().map(|account| {
+            trie_account(
+                account.nonce.saturating_to(),
+                account.balance,
+                account.storage_hash,
+                account.code_hash,
+            )
         }),
         slots: diff
             .storage

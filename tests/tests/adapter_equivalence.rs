@@ -1,93 +1,38 @@
 //! Parallax behind alloy-evm's `BlockExecutorFactory` must be a drop-in replacement for the
-//! stock `EthBlockExecutor`: on every mainnet fixture block, the receipts, requests, gas used
-//! and the resulting `BundleState` (with reverts) must be equal, with the parallel path taken.
+//! stock `EthBlockExecutor`: on every mainnet fixture block, the receipts, requests, gas used,
+//! every committed state change and the resulting `BundleState` (with reverts) must be equal,
+//! with the parallel path taken; and the streaming path must give the same result.
 
 use alloy_evm::{
     EvmFactory,
-    block::{BlockExecutionResult, BlockExecutor, BlockExecutorFactory},
-    eth::{
-        EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory,
-        receipt_builder::AlloyReceiptBuilder, spec::EthSpec,
-    },
+    block::{BlockExecutor, BlockExecutorFactory},
 };
 use parallax_adapters::ParallaxBlockExecutorFactory;
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use parallax_replay::{
-    MemoryDb, ReplayBlock,
+    ReplayBlock,
+    execute::{Execution, Executors, ReplayDb, execution_ctx},
     fixtures::fixture_or_skip,
     prestate::{PrestateShared, block_dirs, load_block},
+    proofs, witness,
 };
-use revm::database::{BundleState, State, WrapDatabaseRef, states::bundle_state::BundleRetention};
-use std::{borrow::Cow, io::Write, num::NonZeroUsize, sync::Arc};
+use revm::database::{BundleState, State, states::bundle_state::BundleRetention};
+use std::{io::Write, num::NonZeroUsize, path::Path, sync::Arc};
 
-type Db = WrapDatabaseRef<Arc<MemoryDb>>;
-type Outcome = (
-    BlockExecutionResult<alloy_consensus::ReceiptEnvelope>,
-    BundleState,
-);
-
-fn execution_ctx(block: &ReplayBlock) -> EthBlockExecutionCtx<'_> {
-    EthBlockExecutionCtx {
-        parent_hash: block.header.parent_hash,
-        parent_beacon_block_root: block.header.parent_beacon_block_root,
-        ommers: &block.ommers,
-        withdrawals: block
-            .withdrawals
-            .as_ref()
-            .map(|w| Cow::Borrowed(w.as_slice())),
-        extra_data: block.header.extra_data.clone(),
-        tx_count_hint: Some(block.transactions.len()),
-        slot_number: None,
-    }
+fn engine(threads: usize) -> ParallelExecutor {
+    ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
+        .unwrap()
+        .with_policy(ExecutionPolicy::AlwaysParallel)
 }
 
-fn run_stock(block: &ReplayBlock) -> Outcome {
-    let factory = EthBlockExecutorFactory::new(
-        AlloyReceiptBuilder::default(),
-        EthSpec::mainnet(),
-        EthEvmFactory::default(),
-    );
-    let mut state = State::builder()
-        .with_database_ref(Arc::clone(&block.pre_state))
-        .with_bundle_update()
-        .build();
-    let evm = factory
-        .evm_factory()
-        .create_evm(&mut state, block.evm_env());
-    let result = factory
-        .create_executor(evm, execution_ctx(block))
-        .execute_block(block.transactions.iter())
-        .unwrap_or_else(|e| panic!("block {}: stock executor failed: {e}", block.number()));
-    state.merge_transitions(BundleRetention::Reverts);
-    (result, state.take_bundle())
-}
-
-fn run_parallax(block: &ReplayBlock, factory: &ParallaxBlockExecutorFactory<Db>) -> Outcome {
-    let mut state = State::builder()
-        .with_database_ref(Arc::clone(&block.pre_state))
-        .with_bundle_update()
-        .build();
-    let evm = factory
-        .evm_factory()
-        .create_evm(&mut state, block.evm_env());
-    let executor = factory.create_executor(evm, execution_ctx(block));
-    assert!(
-        executor.runs_parallel(),
-        "block {}: the parallel path must be taken",
-        block.number()
-    );
-    let result = executor
-        .execute_block(block.transactions.iter())
-        .unwrap_or_else(|e| panic!("block {}: Parallax executor failed: {e}", block.number()));
-    state.merge_transitions(BundleRetention::Reverts);
-    (result, state.take_bundle())
-}
-
-/// Drives the executor the streaming way: one transaction at a time, then `finish`.
-fn run_parallax_streaming(
+/// Drives the Parallax executor the streaming way: one transaction at a time, then `finish`.
+fn run_streaming(
     block: &ReplayBlock,
-    factory: &ParallaxBlockExecutorFactory<Db>,
-) -> Outcome {
+    factory: &ParallaxBlockExecutorFactory<ReplayDb>,
+) -> (
+    alloy_evm::block::BlockExecutionResult<alloy_consensus::ReceiptEnvelope>,
+    BundleState,
+) {
     let mut state = State::builder()
         .with_database_ref(Arc::clone(&block.pre_state))
         .with_bundle_update()
@@ -109,83 +54,99 @@ fn run_parallax_streaming(
     (result, state.take_bundle())
 }
 
+fn assert_equal(block: u64, threads: usize, ours: &Execution, stock: &Execution) {
+    assert_eq!(
+        ours.result.receipts, stock.result.receipts,
+        "block {block} receipts at {threads} threads"
+    );
+    assert_eq!(
+        ours.result.requests, stock.result.requests,
+        "block {block} requests at {threads} threads"
+    );
+    assert_eq!(
+        ours.result.gas_used, stock.result.gas_used,
+        "block {block} gas used at {threads} threads"
+    );
+    assert_eq!(
+        ours.result.blob_gas_used, stock.result.blob_gas_used,
+        "block {block} blob gas at {threads} threads"
+    );
+    assert_eq!(
+        ours.commits.len(),
+        stock.commits.len(),
+        "block {block} commit count at {threads} threads"
+    );
+    for (i, (a, b)) in ours.commits.iter().zip(&stock.commits).enumerate() {
+        assert_eq!(a, b, "block {block} commit {i} at {threads} threads");
+    }
+    assert_eq!(
+        ours.bundle, stock.bundle,
+        "block {block} bundle state at {threads} threads"
+    );
+}
+
+fn check_block(
+    block: &ReplayBlock,
+    all: &[Executors],
+    streaming: &ParallaxBlockExecutorFactory<ReplayDb>,
+) {
+    let number = block.number();
+    let stock = all[0]
+        .sequential(block)
+        .unwrap_or_else(|e| panic!("block {number}: stock executor failed: {e}"));
+    assert_eq!(
+        stock.result.gas_used, block.header.gas_used,
+        "block {number}: stock gas differs from the header"
+    );
+    for executors in all {
+        let ours = executors
+            .parallel(block)
+            .unwrap_or_else(|e| panic!("block {number}: Parallax executor failed: {e}"));
+        assert_equal(number, executors.threads(), &ours, &stock);
+    }
+    let (result, bundle) = run_streaming(block, streaming);
+    assert_eq!(result, stock.result, "block {number}: streaming result");
+    assert_eq!(
+        bundle, stock.bundle,
+        "block {number}: streaming bundle state"
+    );
+}
+
 #[test]
-fn parallax_executor_equals_stock_executor_on_every_prestate_block() {
-    let test = "parallax_executor_equals_stock_executor_on_every_prestate_block";
-    let Some(dir) = fixture_or_skip(test, "mainnet/prestate") else {
+fn parallax_executor_equals_stock_executor_on_every_mainnet_block() {
+    let test = "parallax_executor_equals_stock_executor_on_every_mainnet_block";
+    let Some(dir) = fixture_or_skip(test, "mainnet") else {
         return;
     };
-    let shared = PrestateShared::load(&dir).expect("shared pre-state files load");
-    let factories: Vec<ParallaxBlockExecutorFactory<Db>> = [2, 4]
-        .into_iter()
-        .map(|threads| {
-            let engine = ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
-                .unwrap()
-                .with_policy(ExecutionPolicy::AlwaysParallel);
-            ParallaxBlockExecutorFactory::mainnet(engine)
-        })
-        .collect();
-    let mut count = 0;
-    for block_dir in block_dirs(&dir).expect("block directories") {
+    let all = [Executors::new(engine(2)), Executors::new(engine(4))];
+    let streaming = ParallaxBlockExecutorFactory::mainnet(engine(2));
+    let mut checked = Vec::new();
+
+    let prestate = dir.join("prestate");
+    let shared = PrestateShared::load(&prestate).expect("shared pre-state files load");
+    for block_dir in block_dirs(&prestate).expect("block directories") {
         let block = load_block(&block_dir, &shared).unwrap_or_else(|e| panic!("{e}"));
-        let (stock, stock_bundle) = run_stock(&block);
-        assert_eq!(
-            stock.gas_used,
-            block.header.gas_used,
-            "block {}: stock gas differs from header",
-            block.number()
-        );
-        for factory in &factories {
-            let (ours, our_bundle) = run_parallax(&block, factory);
-            let threads = factory.engine().threads();
-            assert_eq!(
-                ours.receipts,
-                stock.receipts,
-                "block {} receipts at {threads} threads",
-                block.number()
-            );
-            assert_eq!(
-                ours.requests,
-                stock.requests,
-                "block {} requests",
-                block.number()
-            );
-            assert_eq!(
-                ours.gas_used,
-                stock.gas_used,
-                "block {} gas used",
-                block.number()
-            );
-            assert_eq!(
-                ours.blob_gas_used,
-                stock.blob_gas_used,
-                "block {} blob gas used",
-                block.number()
-            );
-            assert_eq!(
-                our_bundle,
-                stock_bundle,
-                "block {} bundle state at {threads} threads",
-                block.number()
-            );
+        check_block(&block, &all, &streaming);
+        checked.push(block.number());
+    }
+    for (kind, load) in [
+        ("proofs", proofs::load_file as fn(&Path) -> _),
+        ("witness", witness::load_file),
+    ] {
+        let mut files: Vec<_> = std::fs::read_dir(dir.join(kind))
+            .expect(kind)
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let block = load(&file).unwrap_or_else(|e| panic!("{e}"));
+            check_block(&block, &all, &streaming);
+            checked.push(block.number());
         }
-        let (streamed, streamed_bundle) = run_parallax_streaming(&block, &factories[0]);
-        assert_eq!(
-            streamed,
-            stock,
-            "block {}: streaming result",
-            block.number()
-        );
-        assert_eq!(
-            streamed_bundle,
-            stock_bundle,
-            "block {}: streaming bundle state",
-            block.number()
-        );
-        count += 1;
     }
     let _ = writeln!(
         std::io::stderr(),
-        "{test}: {count} blocks equal to the stock executor"
+        "{test}: {} blocks equal to the stock executor",
+        checked.len()
     );
 }

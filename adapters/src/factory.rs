@@ -52,9 +52,18 @@ impl<D, R, Spec> ParallaxBlockExecutorFactory<D, R, Spec> {
     /// A factory for the chain `spec`, building receipts with `receipt_builder` and running
     /// blocks on `engine`.
     pub fn new(receipt_builder: R, spec: Spec, engine: ParallelExecutor) -> Self {
+        Self::with_shared_engine(receipt_builder, spec, Arc::new(engine))
+    }
+
+    /// Like [`Self::new`], sharing an engine (and its worker threads) with other factories.
+    pub fn with_shared_engine(
+        receipt_builder: R,
+        spec: Spec,
+        engine: Arc<ParallelExecutor>,
+    ) -> Self {
         Self {
             eth: EthBlockExecutorFactory::new(receipt_builder, spec, EthEvmFactory::default()),
-            engine: Arc::new(engine),
+            engine,
             _database: PhantomData,
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod checks;
+pub mod consensus;
 pub mod discover;
 pub mod execute;
 pub mod fixtures;

@@ -46,6 +46,26 @@ pub fn changes_from_bundle(bundle: &BundleState) -> BTreeMap<Address, AccountCha
         .collect()
 }
 
+/// The changes of one committed state (a transaction's), with revm's commit semantics.
+pub fn changes_from_evm_state(state: &revm::state::EvmState) -> BTreeMap<Address, AccountChange> {
+    let mut diff = parallax_engine::StateDiff::default();
+    diff.apply(state);
+    diff.accounts
+        .into_iter()
+        .map(|(address, account)| {
+            let change = AccountChange {
+                after: account
+                    .info
+                    .as_ref()
+                    .map(|info| (info.nonce, info.balance, info.code_hash)),
+                storage_wiped: account.storage_wiped,
+                storage: account.storage,
+            };
+            (address, change)
+        })
+        .collect()
+}
+
 /// An account leaf. (Built through `Default` so that it stays correct if alloy-trie's
 /// optional account extension is enabled somewhere in the build.)
 #[allow(clippy::needless_update)]

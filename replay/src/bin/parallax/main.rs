@@ -1,5 +1,6 @@
 //! `parallax`: replay real Ethereum blocks through the parallel engine and check them.
 
+mod blockchain_test_command;
 mod replay_command;
 mod table;
 
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Replay recorded blocks (or blocks from a node) and check them against their headers.
     Replay(replay_command::ReplayArgs),
+    /// Run Ethereum consensus tests (BlockchainTests) through the parallel executor.
+    BlockchainTest(blockchain_test_command::BlockchainTestArgs),
 }
 
 /// Exit statuses.
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Replay(args) => replay_command::run(args),
+        Command::BlockchainTest(args) => blockchain_test_command::run(args),
     };
     ExitCode::from(status)
 }

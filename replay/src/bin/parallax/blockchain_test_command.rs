@@ -1,0 +1,227 @@
+//! `parallax blockchain-test`.
+
+use crate::{exit, table::Table};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use parallax_engine::{ExecutionPolicy, ParallelExecutor};
+use parallax_replay::consensus::{
+    Executor, Verdict, fixture::BlockchainTest, run_test, sources::for_each_fixture_file,
+};
+use serde_json::json;
+use std::{
+    collections::BTreeMap,
+    num::NonZeroUsize,
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::PathBuf,
+    sync::Arc,
+};
+
+#[derive(Args)]
+pub struct BlockchainTestArgs {
+    /// BlockchainTest fixtures: JSON files, directories of them, or `.tar.zst` archives.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Worker threads for the parallel engine [default: all CPUs].
+    #[arg(long)]
+    threads: Option<NonZeroUsize>,
+    /// Print one JSON object per test, then a summary object.
+    #[arg(long)]
+    json: bool,
+    /// Import the blocks with alloy-evm's stock executor (plain sequential revm) instead, to
+    /// tell a failure of ours from one of revm's.
+    #[arg(long)]
+    sequential: bool,
+    /// Only run tests whose name contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Counts {
+    fn add(&mut self, verdict: &Verdict) {
+        match verdict {
+            Verdict::Pass => self.passed += 1,
+            Verdict::Fail(_) => self.failed += 1,
+            Verdict::Skip(_) => self.skipped += 1,
+        }
+    }
+
+    fn cells(self) -> [String; 3] {
+        [
+            self.passed.to_string(),
+            self.failed.to_string(),
+            self.skipped.to_string(),
+        ]
+    }
+}
+
+#[derive(Default)]
+struct Summary {
+    total: Counts,
+    by_suite: BTreeMap<String, Counts>,
+    by_fork: BTreeMap<String, Counts>,
+    skip_reasons: BTreeMap<String, usize>,
+    failures: Vec<String>,
+}
+
+pub fn run(args: BlockchainTestArgs) -> u8 {
+    let executor = if args.sequential {
+        Executor::Sequential
+    } else {
+        let threads = args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+        match ParallelExecutor::new(threads) {
+            Ok(engine) => Executor::Parallel(Arc::new(
+                engine.with_policy(ExecutionPolicy::AlwaysParallel),
+            )),
+            Err(error) => {
+                eprintln!("error: cannot start {threads} worker threads: {error}");
+                return exit::UNUSABLE;
+            }
+        }
+    };
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {pos} tests  {msg}")
+            .expect("valid progress template"),
+    );
+    let mut summary = Summary::default();
+    for path in &args.paths {
+        let result = for_each_fixture_file(path, |source| {
+            progress.set_message(source.file.clone());
+            for (name, value) in source.tests {
+                if args
+                    .filter
+                    .as_ref()
+                    .is_some_and(|filter| !name.contains(filter.as_str()))
+                {
+                    continue;
+                }
+                let (fork, verdict) = match serde_json::from_value::<BlockchainTest>(value) {
+                    Ok(test) => {
+                        let verdict =
+                            catch_unwind(AssertUnwindSafe(|| run_test(&name, &test, &executor)))
+                                .unwrap_or_else(|_| Verdict::Fail("the harness panicked".into()));
+                        (test.network, verdict)
+                    }
+                    Err(error) => (
+                        "unknown".to_owned(),
+                        Verdict::Fail(format!("malformed test: {error}")),
+                    ),
+                };
+                record(
+                    &mut summary,
+                    &source.suite,
+                    &fork,
+                    &name,
+                    &verdict,
+                    args.json,
+                );
+                progress.inc(1);
+            }
+        });
+        if let Err(error) = result {
+            progress.finish_and_clear();
+            eprintln!("error: {error}");
+            return exit::UNUSABLE;
+        }
+    }
+    progress.finish_and_clear();
+    let total = summary.total;
+    if args.json {
+        println!(
+            "{}",
+            json!({"passed": total.passed, "failed": total.failed, "skipped": total.skipped})
+        );
+    } else {
+        print_summary(&summary, &executor);
+    }
+    if total.failed > 0 {
+        exit::MISMATCH
+    } else {
+        exit::OK
+    }
+}
+
+fn record(
+    summary: &mut Summary,
+    suite: &str,
+    fork: &str,
+    name: &str,
+    verdict: &Verdict,
+    json: bool,
+) {
+    summary.total.add(verdict);
+    summary
+        .by_suite
+        .entry(suite.to_owned())
+        .or_default()
+        .add(verdict);
+    summary
+        .by_fork
+        .entry(fork.to_owned())
+        .or_default()
+        .add(verdict);
+    let (result, reason) = match verdict {
+        Verdict::Pass => ("pass", String::new()),
+        Verdict::Fail(reason) => {
+            summary.failures.push(format!("{name}: {reason}"));
+            ("fail", reason.clone())
+        }
+        Verdict::Skip(reason) => {
+            *summary.skip_reasons.entry(reason.clone()).or_default() += 1;
+            ("skip", reason.clone())
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"test": name, "fork": fork, "result": result, "reason": reason})
+        );
+    }
+}
+
+fn print_summary(summary: &Summary, executor: &Executor) {
+    let mode = match executor {
+        Executor::Parallel(engine) => format!("parallel engine, {} threads", engine.threads()),
+        Executor::Sequential => "stock sequential revm".to_owned(),
+    };
+    for (title, groups) in [("suite", &summary.by_suite), ("fork", &summary.by_fork)] {
+        let mut table = Table::new(&[title, "passed", "failed", "skipped"]);
+        for (name, counts) in groups {
+            let mut row = vec![name.clone()];
+            row.extend(counts.cells());
+            table.row(row);
+        }
+        println!("{}", table.render());
+    }
+    if !summary.skip_reasons.is_empty() {
+        println!("skipped:");
+        for (reason, count) in &summary.skip_reasons {
+            println!("  {count:>5}  {reason}");
+        }
+        println!();
+    }
+    for failure in summary.failures.iter().take(50) {
+        eprintln!("FAIL {failure}");
+    }
+    if summary.failures.len() > 50 {
+        eprintln!("... and {} more failures", summary.failures.len() - 50);
+    }
+    let t = summary.total;
+    println!(
+        "{} passed, {} failed, {} skipped ({mode})",
+        t.passed, t.failed, t.skipped
+    );
+}

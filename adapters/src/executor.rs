@@ -69,8 +69,10 @@ where
     D: DatabaseRef + Sync + 'static,
     R: ReceiptBuilder,
 {
-    /// Whether [`BlockExecutor::execute_block`] will take the parallel path: the database
-    /// is `State<D>` without a block access list, and no inspector is attached.
+    /// Whether [`BlockExecutor::execute_block`] will hand the block to the Parallax engine:
+    /// the database is `State<D>` without a block access list, and no inspector is
+    /// attached. (The engine itself may still run a very small block sequentially, per its
+    /// [`ExecutionPolicy`](parallax_engine::ExecutionPolicy).)
     pub fn runs_parallel(&self) -> bool {
         typeid::of::<I>() == TypeId::of::<NoOpInspector>()
             && as_state::<DB, D>(self.inner.evm.components().0)

@@ -265,5 +265,6 @@ fn help_lists_the_commands() {
     let run = parallax(&["--help"]);
     assert_eq!(run.status, 0);
     assert!(run.stdout.contains("replay"));
+    assert!(run.stdout.contains("blockchain-test"));
     let _ = Path::new("");
 }

@@ -16,7 +16,7 @@ use alloy_consensus::{
 };
 use alloy_eips::eip7840::BlobParams;
 use alloy_evm::{
-    EvmEnv, EvmFactory,
+    EvmEnv, EvmFactory, FromRecoveredTx,
     block::{BlockExecutor, BlockExecutorFactory},
     eth::{EthBlockExecutionCtx, receipt_builder::AlloyReceiptBuilder, spec::EthExecutorSpec},
 };
@@ -28,6 +28,7 @@ use parallax_adapters::ParallaxBlockExecutorFactory;
 use parallax_engine::ParallelExecutor;
 use revm::{
     bytecode::Bytecode,
+    context::TxEnv,
     database::{
         BundleState, CacheDB, EmptyDB, State, WrapDatabaseRef,
         states::bundle_state::BundleRetention,
@@ -100,9 +101,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         };
         let executor = factory.create_executor(evm, ctx);
         // The executor hands the block to the engine, which runs it in parallel unless the
-        // block is too small to gain from threads.
-        let parallel =
-            executor.runs_parallel() && factory.engine().runs_parallel(transactions.len());
+        // block is too small, or too much of one dependency chain, to gain from threads.
+        let tx_envs: Vec<TxEnv> = transactions
+            .iter()
+            .map(|tx| TxEnv::from_recovered_tx(tx.inner(), tx.signer()))
+            .collect();
+        let parallel = executor.runs_parallel() && factory.engine().runs_parallel(&tx_envs);
         let path = if parallel { "parallel" } else { "sequential" };
         let result = executor.execute_block(transactions.iter())?;
         if result.gas_used != block.header.gas_used {

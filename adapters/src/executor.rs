@@ -71,7 +71,8 @@ where
 {
     /// Whether [`BlockExecutor::execute_block`] will hand the block to the Parallax engine:
     /// the database is `State<D>` without a block access list, and no inspector is
-    /// attached. (The engine itself may still run a very small block sequentially, per its
+    /// attached. (The engine itself may still run a block sequentially when it is very small
+    /// or one long dependency chain, per its
     /// [`ExecutionPolicy`](parallax_engine::ExecutionPolicy).)
     pub fn runs_parallel(&self) -> bool {
         typeid::of::<I>() == TypeId::of::<NoOpInspector>()

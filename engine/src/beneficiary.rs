@@ -2,11 +2,11 @@
 //!
 //! revm credits the fee to the beneficiary at the end of every transaction, which reads and
 //! writes its balance and would serialize the whole block. When a transaction has not
-//! otherwise loaded the beneficiary, [`DeferredRewardHandler`] skips that credit and records
-//! the fee as a balance increment instead; [`rewarded_beneficiary`] later rebuilds the exact
-//! account revm would have produced. A transaction that really reads the beneficiary (as
-//! sender, recipient, `BALANCE`, ...) has loaded it, gets the real credit, and sees the
-//! exact balance through the increments of all earlier transactions.
+//! otherwise loaded the beneficiary, [`DeferredRewardHandler`] skips that credit and the
+//! multi-version memory records the fee on the side instead; [`rewarded_beneficiary`] later
+//! rebuilds the exact account revm would have produced. A transaction that really reads the
+//! beneficiary (as sender, recipient, `BALANCE`, ...) has loaded it, gets the real credit,
+//! and sees the exact balance through the fees of all earlier transactions.
 
 use crate::versioned_db::{VersionedDb, VersionedDbError};
 use alloy_primitives::{Address, U256};

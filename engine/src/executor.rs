@@ -4,7 +4,7 @@
 use crate::{
     assemble::assemble,
     error::ExecutionError,
-    known_dependencies::seed_known_dependencies,
+    known_dependencies::KnownDependencies,
     location::Version,
     mv_memory::MvMemory,
     output::{BlockOutput, ExecutionStats, TxAccess},
@@ -12,6 +12,7 @@ use crate::{
     sequential::execute_sequential,
     worker::{Attempt, Finished, TxOutcome, Worker},
 };
+use alloy_primitives::Address;
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -28,11 +29,18 @@ use std::{
 /// with so little work, starting the workers costs more than it saves.
 pub const MIN_PARALLEL_TXS: usize = 4;
 
+/// Blocks whose known dependencies (chains of transactions from one sender, or sent by an
+/// account an earlier transaction paid) leave less parallelism than this run sequentially
+/// under [`ExecutionPolicy::Auto`]. Parallelism is the block's total gas limit over that of
+/// its heaviest chain. On the recorded mainnet blocks every block below 1.5 ran slower in
+/// parallel than sequentially at 2 threads (see BENCHMARKS.md).
+pub const MIN_PARALLELISM: f64 = 1.5;
+
 /// When to use the parallel path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ExecutionPolicy {
-    /// Parallel when there are several threads and at least [`MIN_PARALLEL_TXS`]
-    /// transactions; sequential otherwise.
+    /// Parallel when there are several threads, at least [`MIN_PARALLEL_TXS`] transactions
+    /// and known dependencies leave at least [`MIN_PARALLELISM`]; sequential otherwise.
     #[default]
     Auto,
     /// Always run Block-STM, even for one transaction or one thread (for testing).
@@ -46,6 +54,7 @@ pub enum ExecutionPolicy {
 pub struct ParallelExecutor {
     threads: NonZeroUsize,
     policy: ExecutionPolicy,
+    record_access: bool,
     pool: rayon::ThreadPool,
 }
 
@@ -59,6 +68,7 @@ impl ParallelExecutor {
         Ok(Self {
             threads,
             policy: ExecutionPolicy::Auto,
+            record_access: false,
             pool,
         })
     }
@@ -74,17 +84,36 @@ impl ParallelExecutor {
         self
     }
 
+    /// Sets whether parallel runs return every transaction's read and write locations in
+    /// [`BlockOutput::access`] (for analysing a block's conflicts; off by default because
+    /// collecting them costs time).
+    pub const fn with_access_sets(mut self, record: bool) -> Self {
+        self.record_access = record;
+        self
+    }
+
     /// Number of worker threads.
     pub const fn threads(&self) -> NonZeroUsize {
         self.threads
     }
 
-    /// Whether a block of `tx_count` transactions takes the parallel path.
-    pub fn runs_parallel(&self, tx_count: usize) -> bool {
+    /// Whether a block of `txs` takes the parallel path.
+    pub fn runs_parallel(&self, txs: &[TxEnv]) -> bool {
+        self.parallel_plan(txs).is_some()
+    }
+
+    /// The known dependencies of `txs` when they take the parallel path.
+    fn parallel_plan(&self, txs: &[TxEnv]) -> Option<KnownDependencies> {
         match self.policy {
-            ExecutionPolicy::AlwaysParallel => true,
-            ExecutionPolicy::AlwaysSequential => false,
-            ExecutionPolicy::Auto => self.threads.get() > 1 && tx_count >= MIN_PARALLEL_TXS,
+            ExecutionPolicy::AlwaysSequential => None,
+            ExecutionPolicy::AlwaysParallel => Some(KnownDependencies::of(txs)),
+            ExecutionPolicy::Auto => {
+                if self.threads.get() == 1 || txs.len() < MIN_PARALLEL_TXS {
+                    return None;
+                }
+                let known = KnownDependencies::of(txs);
+                (known.parallelism() >= MIN_PARALLELISM).then_some(known)
+            }
         }
     }
 
@@ -104,10 +133,9 @@ impl ParallelExecutor {
         DB: DatabaseRef + Sync,
         DB::Error: Send,
     {
-        if self.runs_parallel(txs.len()) {
-            self.execute_parallel(db, cfg, block, txs)
-        } else {
-            execute_sequential(db, cfg, block, txs)
+        match self.parallel_plan(txs) {
+            Some(known) => self.execute_parallel(db, cfg, block, txs, &known),
+            None => execute_sequential(db, cfg, block, txs),
         }
     }
 
@@ -117,42 +145,45 @@ impl ParallelExecutor {
         cfg: &CfgEnv,
         block: &BlockEnv,
         txs: &[TxEnv],
+        known: &KnownDependencies,
     ) -> Result<BlockOutput, ExecutionError<DB::Error>>
     where
         DB: DatabaseRef + Sync,
         DB::Error: Send,
     {
-        let run = BlockRun::new(txs.len());
-        seed_known_dependencies(&run.memory, txs);
+        let run = BlockRun::new(txs.len(), block.beneficiary);
+        known.seed(&run.memory, txs);
         self.pool.broadcast(|_| run.work(db, cfg, block, txs));
 
-        let outcomes: Vec<TxOutcome<DB::Error>> = run
-            .outcomes
-            .into_iter()
-            .map(|slot| {
-                slot.into_inner()
-                    .expect("outcome lock poisoned")
-                    .expect("every transaction executed")
-            })
-            .collect();
-        let access = (0..txs.len())
-            .map(|tx| {
-                let (reads, writes) = run.memory.take_access_sets(tx);
-                TxAccess { reads, writes }
-            })
-            .collect();
-        let assembled = assemble(db, cfg, block, txs, outcomes)?;
+        let access = self.record_access.then(|| {
+            (0..txs.len())
+                .map(|tx| {
+                    let (reads, writes) = run.memory.take_access_sets(tx);
+                    TxAccess { reads, writes }
+                })
+                .collect()
+        });
+        let BlockRun {
+            memory,
+            outcomes,
+            executions,
+            validations,
+            dependency_waits,
+            ..
+        } = run;
+        // Freeing a block's worth of versions takes a while and nobody waits for it.
+        self.pool.spawn(move || drop(memory));
+        let assembled = assemble(&self.pool, db, cfg, block, txs, outcomes)?;
         Ok(BlockOutput {
             transactions: assembled.transactions,
             gas_used: assembled.gas_used,
-            state_diff: assembled.state_diff,
-            access: Some(access),
+            access,
             stats: ExecutionStats {
                 threads: self.threads.get(),
                 parallel: true,
-                executions: run.executions.into_inner(),
-                validations: run.validations.into_inner(),
-                dependency_waits: run.dependency_waits.into_inner(),
+                executions: executions.into_inner(),
+                validations: validations.into_inner(),
+                dependency_waits: dependency_waits.into_inner(),
             },
         })
     }
@@ -170,9 +201,9 @@ struct BlockRun<E> {
 }
 
 impl<E> BlockRun<E> {
-    fn new(block_size: usize) -> Self {
+    fn new(block_size: usize, beneficiary: Address) -> Self {
         Self {
-            memory: MvMemory::new(block_size),
+            memory: MvMemory::new(block_size, beneficiary),
             scheduler: Scheduler::new(block_size),
             outcomes: (0..block_size).map(|_| Mutex::new(None)).collect(),
             executions: AtomicUsize::new(0),
@@ -229,10 +260,12 @@ impl<E> BlockRun<E> {
                         reads,
                         writes,
                     } = *finished;
+                    // A failed transaction publishes nothing, its fee included.
+                    let fee = outcome.result.as_ref().ok().and(outcome.deferred_fee);
                     *self.outcomes[version.tx]
                         .lock()
                         .expect("outcome lock poisoned") = Some(outcome);
-                    let wrote_new_location = self.memory.record(version, reads, writes);
+                    let wrote_new_location = self.memory.record(version, reads, writes, fee);
                     return self.scheduler.finish_execution(version, wrote_new_location);
                 }
             }

@@ -5,8 +5,9 @@ use crate::{
     location::{Incarnation, Location, TxIdx, Version},
     value::{AccountBasic, WriteValue},
 };
-use alloy_primitives::{U256, map::DefaultHashBuilder};
+use alloy_primitives::{Address, U256, map::DefaultHashBuilder};
 use dashmap::DashMap;
+use smallvec::SmallVec;
 use std::sync::Mutex;
 
 /// One transaction's entry at one location.
@@ -28,7 +29,7 @@ pub(crate) enum ReadOrigin {
     Base,
     /// A full value written by this version.
     Version(Version),
-    /// Balance increments, newest first, down to (and including) the full value below them
+    /// Beneficiary fees, newest first, down to (and including) the full value below them
     /// when one exists.
     Chain(Vec<Version>),
 }
@@ -45,10 +46,10 @@ pub(crate) enum MvRead {
     Base,
     /// The full value written by the nearest earlier writer.
     Written(Version, WriteValue),
-    /// Balance increments, oldest first, on top of the account value written by `below`,
-    /// or on top of the pre-state when `below` is `None`.
-    Increments {
-        increments: Vec<(Version, U256)>,
+    /// Beneficiary fees, oldest first, on top of the account value written by `below`, or
+    /// on top of the pre-state when `below` is `None`.
+    Fees {
+        fees: Vec<(Version, U256)>,
         below: Option<(Version, Option<AccountBasic>)>,
     },
 }
@@ -60,8 +61,8 @@ impl MvRead {
             Self::Blocked(_) => None,
             Self::Base => Some(ReadOrigin::Base),
             Self::Written(version, _) => Some(ReadOrigin::Version(*version)),
-            Self::Increments { increments, below } => {
-                let mut chain: Vec<Version> = increments.iter().rev().map(|(v, _)| *v).collect();
+            Self::Fees { fees, below } => {
+                let mut chain: Vec<Version> = fees.iter().rev().map(|(v, _)| *v).collect();
                 chain.extend(below.as_ref().map(|(v, _)| *v));
                 Some(ReadOrigin::Chain(chain))
             }
@@ -69,10 +70,10 @@ impl MvRead {
     }
 }
 
-/// The entries of one location, sorted by transaction. Most locations have one or two
-/// writers, so a sorted vector beats a tree (no node allocation, one cache line).
+/// The entries of one location, sorted by transaction. Most locations have one writer, so a
+/// sorted vector with room for one entry inline beats a tree (no allocation at all).
 #[derive(Debug, Default)]
-struct Versions(Vec<(TxIdx, Entry)>);
+struct Versions(SmallVec<[(TxIdx, Entry); 1]>);
 
 impl Versions {
     fn insert(&mut self, tx: TxIdx, entry: Entry) {
@@ -88,17 +89,38 @@ impl Versions {
         }
     }
 
-    /// Entries of transactions before `tx`, nearest first.
-    fn before(&self, tx: TxIdx) -> impl Iterator<Item = &(TxIdx, Entry)> {
+    /// The entry of the nearest transaction before `tx`.
+    fn latest_before(&self, tx: TxIdx) -> Option<&(TxIdx, Entry)> {
         let end = self.0.partition_point(|(writer, _)| *writer < tx);
-        self.0[..end].iter().rev()
+        end.checked_sub(1).map(|at| &self.0[at])
     }
 }
 
+/// The fee one transaction credited to the block's beneficiary without reading its balance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Fee {
+    /// None (yet): not executed, or it read the beneficiary and credited it in full.
+    #[default]
+    None,
+    /// Being re-executed: a reader of the beneficiary must wait for it.
+    Estimate,
+    /// Credited by this incarnation.
+    Paid {
+        incarnation: Incarnation,
+        amount: U256,
+    },
+}
+
 /// The shared multi-version data structure of Block-STM.
+///
+/// Fees credited to the beneficiary live in a per-transaction array rather than in the map:
+/// nearly every transaction pays one, and funnelling them all through one location would
+/// make that location the hottest lock of the block.
 #[derive(Debug)]
 pub(crate) struct MvMemory {
     data: DashMap<Location, Versions, DefaultHashBuilder>,
+    beneficiary: Location,
+    fees: Box<[Mutex<Fee>]>,
     /// Locations written by each transaction's last recorded incarnation.
     last_written: Box<[Mutex<Vec<Location>>]>,
     /// Reads of each transaction's last recorded incarnation, with their origins.
@@ -106,70 +128,99 @@ pub(crate) struct MvMemory {
 }
 
 impl MvMemory {
-    pub(crate) fn new(block_size: usize) -> Self {
+    pub(crate) fn new(block_size: usize, beneficiary: Address) -> Self {
         Self {
-            data: DashMap::with_hasher(DefaultHashBuilder::default()),
+            // A transaction touches a handful of locations: size the map to avoid regrowth.
+            data: DashMap::with_capacity_and_hasher(block_size * 4, DefaultHashBuilder::default()),
+            beneficiary: Location::Account(beneficiary),
+            fees: (0..block_size).map(|_| Mutex::default()).collect(),
             last_written: (0..block_size).map(|_| Mutex::default()).collect(),
             last_reads: (0..block_size).map(|_| Mutex::default()).collect(),
         }
     }
 
     /// Reads `location` as transaction `tx` sees it: the write of the nearest earlier
-    /// transaction, following balance increments down to a full value.
+    /// transaction, plus, for the beneficiary, the fees credited since that write.
     pub(crate) fn read(&self, location: &Location, tx: TxIdx) -> MvRead {
+        let read = self.read_versions(location, tx);
+        if *location != self.beneficiary {
+            return read;
+        }
+        match read {
+            MvRead::Base => self.with_fees(None, tx),
+            MvRead::Written(version, WriteValue::Account(account)) => {
+                self.with_fees(Some((version, account)), tx)
+            }
+            other => other,
+        }
+    }
+
+    /// The beneficiary's value `below` plus the fees of the transactions after it and
+    /// before `tx`.
+    fn with_fees(&self, below: Option<(Version, Option<AccountBasic>)>, tx: TxIdx) -> MvRead {
+        let from = below.as_ref().map_or(0, |(version, _)| version.tx + 1);
+        let mut fees = Vec::new();
+        for payer in from..tx {
+            match *self.fees[payer].lock().expect("fee lock poisoned") {
+                Fee::None => {}
+                Fee::Estimate => return MvRead::Blocked(payer),
+                Fee::Paid {
+                    incarnation,
+                    amount,
+                } => fees.push((
+                    Version {
+                        tx: payer,
+                        incarnation,
+                    },
+                    amount,
+                )),
+            }
+        }
+        match (fees.is_empty(), below) {
+            (true, None) => MvRead::Base,
+            (true, Some((version, account))) => {
+                MvRead::Written(version, WriteValue::Account(account))
+            }
+            (false, below) => MvRead::Fees { fees, below },
+        }
+    }
+
+    fn read_versions(&self, location: &Location, tx: TxIdx) -> MvRead {
         let Some(entries) = self.data.get(location) else {
             return MvRead::Base;
         };
-        let mut earlier = entries.before(tx);
-        let mut increments = Vec::new();
-        loop {
-            let Some(&(writer, ref entry)) = earlier.next() else {
-                return if increments.is_empty() {
-                    MvRead::Base
-                } else {
-                    increments.reverse();
-                    MvRead::Increments {
-                        increments,
-                        below: None,
-                    }
-                };
-            };
-            let (incarnation, value) = match entry {
-                Entry::Estimate => return MvRead::Blocked(writer),
-                Entry::Written { incarnation, value } => (*incarnation, value),
-            };
-            let version = Version {
-                tx: writer,
-                incarnation,
-            };
-            match value {
-                WriteValue::BalanceIncrement(amount) => increments.push((version, *amount)),
-                WriteValue::Account(account) if !increments.is_empty() => {
-                    increments.reverse();
-                    return MvRead::Increments {
-                        increments,
-                        below: Some((version, *account)),
-                    };
-                }
-                value => return MvRead::Written(version, value.clone()),
-            }
+        match entries.latest_before(tx) {
+            None => MvRead::Base,
+            Some((writer, Entry::Estimate)) => MvRead::Blocked(*writer),
+            Some((writer, Entry::Written { incarnation, value })) => MvRead::Written(
+                Version {
+                    tx: *writer,
+                    incarnation: *incarnation,
+                },
+                value.clone(),
+            ),
         }
     }
 
     /// Publishes the writes of one incarnation and remembers its reads. Returns whether it
     /// wrote a location that the previous incarnation did not, which may invalidate reads of
     /// higher transactions that have already been validated.
+    ///
+    /// `beneficiary_fee` is the fee the incarnation credited to the beneficiary without
+    /// reading it.
     pub(crate) fn record(
         &self,
         version: Version,
         reads: ReadSet,
         writes: Vec<(Location, WriteValue)>,
+        beneficiary_fee: Option<U256>,
     ) -> bool {
         let tx = version.tx;
         let mut last_written = self.last_written[tx]
             .lock()
             .expect("write-set lock poisoned");
-        let new_locations: Vec<Location> = writes.iter().map(|(location, _)| *location).collect();
+        let mut new_locations: Vec<Location> =
+            writes.iter().map(|(location, _)| *location).collect();
         for (location, value) in writes {
             self.data.entry(location).or_default().insert(
                 tx,
@@ -179,22 +230,35 @@ impl MvMemory {
                 },
             );
         }
-        let new_set: hashbrown::HashSet<&Location> = new_locations.iter().collect();
+        // Write sets are small: sorted vectors beat hashing them.
+        new_locations.sort_unstable();
+        last_written.sort_unstable();
         for stale in last_written
             .iter()
-            .filter(|location| !new_set.contains(location))
+            .filter(|location| new_locations.binary_search(location).is_err())
         {
             if let Some(mut entries) = self.data.get_mut(stale) {
                 entries.remove(tx);
             }
         }
-        let old_set: hashbrown::HashSet<&Location> = last_written.iter().collect();
-        let wrote_new_location = new_locations
+        let mut wrote_new_location = new_locations
             .iter()
-            .any(|location| !old_set.contains(location));
-        drop(old_set);
-        drop(new_set);
+            .any(|location| last_written.binary_search(location).is_err());
         *last_written = new_locations;
+        drop(last_written);
+
+        let mut fee = self.fees[tx].lock().expect("fee lock poisoned");
+        let paid_before = matches!(*fee, Fee::Paid { .. } | Fee::Estimate);
+        *fee = match beneficiary_fee {
+            Some(amount) => Fee::Paid {
+                incarnation: version.incarnation,
+                amount,
+            },
+            None => Fee::None,
+        };
+        wrote_new_location |= beneficiary_fee.is_some() && !paid_before;
+        drop(fee);
+
         *self.last_reads[tx].lock().expect("read-set lock poisoned") = reads;
         wrote_new_location
     }
@@ -227,6 +291,10 @@ impl MvMemory {
                 entries.insert(tx, Entry::Estimate);
             }
         }
+        let mut fee = self.fees[tx].lock().expect("fee lock poisoned");
+        if matches!(*fee, Fee::Paid { .. }) {
+            *fee = Fee::Estimate;
+        }
     }
 
     /// Whether every read of the last recorded incarnation of `tx` would still see the same
@@ -238,14 +306,16 @@ impl MvMemory {
             .all(|(location, origin)| self.read(location, tx).origin().as_ref() == Some(origin))
     }
 
-    /// The locations read and written by the last recorded incarnation of `tx`.
+    /// The locations read and written by the last recorded incarnation of `tx`, once the
+    /// block is done.
     pub(crate) fn take_access_sets(&self, tx: TxIdx) -> (Vec<Location>, Vec<Location>) {
         let reads =
             std::mem::take(&mut *self.last_reads[tx].lock().expect("read-set lock poisoned"));
-        let writes = self.last_written[tx]
-            .lock()
-            .expect("write-set lock poisoned")
-            .clone();
+        let writes = std::mem::take(
+            &mut *self.last_written[tx]
+                .lock()
+                .expect("write-set lock poisoned"),
+        );
         (
             reads.into_iter().map(|(location, _)| location).collect(),
             writes,
@@ -256,7 +326,6 @@ impl MvMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::Address;
 
     fn version(tx: TxIdx, incarnation: Incarnation) -> Version {
         Version { tx, incarnation }
@@ -268,16 +337,18 @@ mod tests {
 
     #[test]
     fn reads_the_nearest_earlier_write() {
-        let memory = MvMemory::new(4);
+        let memory = MvMemory::new(4, Address::repeat_byte(0xcb));
         memory.record(
             version(0, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(10)))],
+            None,
         );
         memory.record(
             version(2, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(30)))],
+            None,
         );
         assert!(matches!(memory.read(&slot(1), 0), MvRead::Base));
         assert!(matches!(
@@ -294,11 +365,12 @@ mod tests {
 
     #[test]
     fn estimates_block_readers_and_stale_writes_disappear() {
-        let memory = MvMemory::new(3);
+        let memory = MvMemory::new(3, Address::repeat_byte(0xcb));
         memory.record(
             version(0, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(1)))],
+            None,
         );
         memory.convert_writes_to_estimates(0);
         assert!(matches!(memory.read(&slot(1), 2), MvRead::Blocked(0)));
@@ -307,66 +379,89 @@ mod tests {
             version(0, 1),
             vec![],
             vec![(slot(2), WriteValue::Storage(U256::from(2)))],
+            None,
         );
         assert!(wrote_new);
         assert!(matches!(memory.read(&slot(1), 2), MvRead::Base));
     }
 
     #[test]
-    fn balance_increments_chain_down_to_a_full_value() {
-        let coinbase = Location::Account(Address::repeat_byte(0xc0));
-        let memory = MvMemory::new(4);
+    fn beneficiary_fees_add_up_down_to_a_full_value() {
+        let coinbase = Address::repeat_byte(0xcb);
+        let location = Location::Account(coinbase);
+        let memory = MvMemory::new(5, coinbase);
         let full = Some(AccountBasic {
             balance: U256::from(100),
             nonce: 3,
         });
-        memory.record(
-            version(0, 0),
-            vec![],
-            vec![(coinbase, WriteValue::Account(full))],
-        );
+        memory.record(version(0, 0), vec![], vec![], Some(U256::from(1)));
         memory.record(
             version(1, 0),
             vec![],
-            vec![(coinbase, WriteValue::BalanceIncrement(U256::from(5)))],
+            vec![(location, WriteValue::Account(full))],
+            None,
         );
-        memory.record(
-            version(2, 0),
-            vec![],
-            vec![(coinbase, WriteValue::BalanceIncrement(U256::from(7)))],
-        );
-        let read = memory.read(&coinbase, 3);
+        memory.record(version(2, 0), vec![], vec![], Some(U256::from(5)));
+        memory.record(version(3, 0), vec![], vec![], Some(U256::from(7)));
+        // Transaction 1 read the beneficiary, so transaction 0's fee is inside its value.
+        let read = memory.read(&location, 4);
         assert_eq!(
             read.origin(),
             Some(ReadOrigin::Chain(vec![
+                version(3, 0),
                 version(2, 0),
-                version(1, 0),
-                version(0, 0)
+                version(1, 0)
             ]))
         );
-        let MvRead::Increments { increments, below } = read else {
-            panic!("expected increments")
+        let MvRead::Fees { fees, below } = read else {
+            panic!("expected fees")
         };
         assert_eq!(
-            increments,
+            fees,
             vec![
-                (version(1, 0), U256::from(5)),
-                (version(2, 0), U256::from(7))
+                (version(2, 0), U256::from(5)),
+                (version(3, 0), U256::from(7))
             ]
         );
-        assert_eq!(below, Some((version(0, 0), full)));
+        assert_eq!(below, Some((version(1, 0), full)));
+        // Fees only show at the beneficiary.
+        assert!(matches!(
+            memory.read(&Location::Account(Address::ZERO), 4),
+            MvRead::Base
+        ));
+    }
+
+    #[test]
+    fn a_re_executing_fee_payer_blocks_beneficiary_readers() {
+        let coinbase = Address::repeat_byte(0xcb);
+        let location = Location::Account(coinbase);
+        let memory = MvMemory::new(3, coinbase);
+        // A first fee is a new write: readers validated before it must be checked again.
+        assert!(memory.record(version(0, 0), vec![], vec![], Some(U256::from(2))));
+        memory.convert_writes_to_estimates(0);
+        assert!(matches!(memory.read(&location, 2), MvRead::Blocked(0)));
+        // Paying again after the abort is not a new write.
+        assert!(!memory.record(version(0, 1), vec![], vec![], Some(U256::from(3))));
+        assert_eq!(
+            memory.read(&location, 2).origin(),
+            Some(ReadOrigin::Chain(vec![version(0, 1)]))
+        );
+        // Not paying any more removes the fee.
+        memory.record(version(0, 2), vec![], vec![], None);
+        assert!(matches!(memory.read(&location, 2), MvRead::Base));
     }
 
     #[test]
     fn validation_fails_when_an_earlier_write_changes() {
-        let memory = MvMemory::new(2);
+        let memory = MvMemory::new(2, Address::repeat_byte(0xcb));
         let read = memory.read(&slot(1), 1).origin().unwrap();
-        memory.record(version(1, 0), vec![(slot(1), read)], vec![]);
+        memory.record(version(1, 0), vec![(slot(1), read)], vec![], None);
         assert!(memory.validate_reads(1));
         memory.record(
             version(0, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(9)))],
+            None,
         );
         assert!(!memory.validate_reads(1));
     }

@@ -6,7 +6,6 @@ use crate::{
     block_gas::BlockGasMeter,
     error::{ExecutionError, TxFailure},
     output::{BlockOutput, ExecutionStats, TxOutput},
-    state_diff::StateDiff,
 };
 use revm::{
     Context, DatabaseRef, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext,
@@ -31,7 +30,6 @@ pub fn execute_sequential<DB: DatabaseRef>(
         .build_mainnet();
     let mut gas = BlockGasMeter::new(cfg, block);
     let mut transactions = Vec::with_capacity(txs.len());
-    let mut state_diff = StateDiff::default();
     for (index, tx) in txs.iter().enumerate() {
         gas.check(index, tx)?;
         let output = evm
@@ -44,7 +42,6 @@ pub fn execute_sequential<DB: DatabaseRef>(
                 }),
             })?;
         gas.record(&output.result);
-        state_diff.apply(&output.state);
         evm.commit(output.state.clone());
         transactions.push(TxOutput {
             result: output.result,
@@ -54,7 +51,6 @@ pub fn execute_sequential<DB: DatabaseRef>(
     Ok(BlockOutput {
         transactions,
         gas_used: gas.used(),
-        state_diff,
         access: None,
         stats: ExecutionStats {
             threads: 1,

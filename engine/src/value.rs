@@ -48,9 +48,6 @@ impl PartialEq for AccountCode {
 pub enum WriteValue {
     /// The account's balance and nonce, or `None` when the transaction left it non-existent.
     Account(Option<AccountBasic>),
-    /// A fee added to the balance without reading it (the block's beneficiary): readers sum
-    /// the increments down to the last full value, so fee payments never conflict.
-    BalanceIncrement(U256),
     /// New code (or storage wipe) of the account.
     Code(AccountCode),
     /// A storage slot's new value.

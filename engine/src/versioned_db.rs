@@ -3,7 +3,7 @@
 
 use crate::{
     location::{Location, TxIdx},
-    mv_memory::{MvMemory, MvRead, ReadOrigin},
+    mv_memory::{MvMemory, MvRead, ReadOrigin, ReadSet},
     value::{AccountBasic, AccountCode, WriteValue, apply_increment},
 };
 use alloy_primitives::{Address, B256, U256, map::HashMap};
@@ -74,9 +74,13 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         self.deferred_beneficiary_fee = None;
     }
 
-    /// The reads of the execution that just ended.
-    pub(crate) fn take_reads(&mut self) -> ReadCache {
-        std::mem::take(&mut self.reads)
+    /// The reads of the execution that just ended, with where each value came from. The
+    /// cache keeps its capacity for the next execution.
+    pub(crate) fn drain_reads(&mut self) -> ReadSet {
+        self.reads
+            .drain()
+            .map(|(location, (origin, _))| (location, origin))
+            .collect()
     }
 
     fn read_memory(&self, location: &Location) -> Result<MvRead, VersionedDbError<DB::Error>> {
@@ -115,12 +119,12 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         let account = match &read {
             MvRead::Base => self.base_basic(address)?,
             MvRead::Written(_, WriteValue::Account(account)) => *account,
-            MvRead::Increments { increments, below } => {
+            MvRead::Fees { fees, below } => {
                 let start = match below {
                     Some((_, account)) => *account,
                     None => self.base_basic(address)?,
                 };
-                increments.iter().fold(start, |account, (_, amount)| {
+                fees.iter().fold(start, |account, (_, amount)| {
                     apply_increment(account, *amount)
                 })
             }

@@ -2,6 +2,7 @@
 //! [`VersionedDb`], turning each execution into reads, writes and an outcome.
 
 use crate::{
+    assemble::BeneficiaryTouch,
     beneficiary::{DeferredRewardHandler, WorkerEvm},
     error::TxFailure,
     location::{Location, TxIdx, Version},
@@ -32,6 +33,8 @@ pub(crate) struct TxOutcome<E> {
     pub(crate) state: EvmState,
     /// The beneficiary fee that was recorded as an increment instead of credited.
     pub(crate) deferred_fee: Option<U256>,
+    /// What the execution did to the beneficiary, for the in-order assembly.
+    pub(crate) beneficiary: BeneficiaryTouch,
 }
 
 /// The result of trying to execute one incarnation.
@@ -115,24 +118,20 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
         };
         let mut writes = Vec::new();
         if result.is_ok() {
-            let beneficiary = deferred_fee.map(|fee| (self.block.beneficiary, fee));
-            match write_set(version.tx, &state, beneficiary, db) {
+            match write_set(version.tx, &state, db) {
                 Ok(set) => writes = set,
                 Err(VersionedDbError::Blocked(blocking)) => return Attempt::Blocked(blocking),
                 Err(VersionedDbError::Database(error)) => result = Err(TxFailure::Database(error)),
             }
         }
-        let reads = db
-            .take_reads()
-            .into_iter()
-            .map(|(location, (origin, _))| (location, origin))
-            .collect();
+        let reads = db.drain_reads();
         if matches!(&result, Err(TxFailure::Evm(message)) if message.starts_with("revm panicked")) {
             // The EVM may be left inconsistent by the panic: start over with a fresh one.
             self.evm = build_evm(self.base, self.memory, self.cfg, self.block);
         }
         Attempt::Finished(Box::new(Finished {
             outcome: TxOutcome {
+                beneficiary: BeneficiaryTouch::of(&state, self.block.beneficiary, deferred_fee),
                 result,
                 state,
                 deferred_fee,

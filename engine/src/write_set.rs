@@ -6,7 +6,6 @@ use crate::{
     value::{AccountBasic, AccountCode, WriteValue},
     versioned_db::{VersionedDb, VersionedDbError},
 };
-use alloy_primitives::{Address, U256};
 use revm::{
     DatabaseRef,
     primitives::KECCAK_EMPTY,
@@ -18,16 +17,9 @@ use revm::{
 pub(crate) fn write_set<DB: DatabaseRef>(
     tx: TxIdx,
     state: &EvmState,
-    deferred_fee: Option<(Address, U256)>,
     db: &mut VersionedDb<'_, DB>,
 ) -> Result<Vec<(Location, WriteValue)>, VersionedDbError<DB::Error>> {
     let mut writes = Vec::new();
-    if let Some((beneficiary, fee)) = deferred_fee {
-        writes.push((
-            Location::Account(beneficiary),
-            WriteValue::BalanceIncrement(fee),
-        ));
-    }
     for (&address, account) in state {
         let (after, wipes_storage, written) = match account_effect(account) {
             AccountEffect::Unchanged => continue,

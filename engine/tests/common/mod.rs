@@ -264,10 +264,11 @@ fn describe_mismatch(
                     }
                 }
             }
-            if expected.state_diff != actual.state_diff {
+            if expected.state_diff() != actual.state_diff() {
                 message += &format!(
                     "state diff:\n  sequential {:?}\n  parallel   {:?}\n",
-                    expected.state_diff, actual.state_diff
+                    expected.state_diff(),
+                    actual.state_diff()
                 );
             }
         }

@@ -1,0 +1,7 @@
+//! Workloads for benchmarking Parallax against sequential revm, and the measurements the
+//! `parallax bench` and `parallax explain` commands report.
+
+pub mod contracts;
+pub mod workload;
+
+pub use workload::{SyntheticBlock, WORKLOADS, WorkloadDb, build};

@@ -1,0 +1,264 @@
+//! Synthetic blocks: what other parallel EVMs publish (about a gigagas of independent
+//! transfers, token transfers and swaps), and mixes that stress contention.
+
+use crate::contracts::{
+    allowance_slot, balance_slot, packed_reserves, pair_code, swap_call, token_code, transfer_call,
+};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use revm::{
+    context::{BlockEnv, CfgEnv, TxEnv},
+    database::{CacheDB, EmptyDB},
+    primitives::hardfork::SpecId,
+    state::AccountInfo,
+};
+
+/// The pre-state synthetic blocks run on.
+pub type WorkloadDb = CacheDB<EmptyDB>;
+
+/// A block ready to execute.
+pub struct SyntheticBlock {
+    /// Workload name (as in `parallax bench --json`).
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Pre-state.
+    pub db: WorkloadDb,
+    /// EVM configuration.
+    pub cfg: CfgEnv,
+    /// Block environment.
+    pub block: BlockEnv,
+    /// Transactions.
+    pub txs: Vec<TxEnv>,
+}
+
+/// Every workload, in report order.
+pub const WORKLOADS: [&str; 8] = [
+    "raw_transfers",
+    "erc20",
+    "uniswap",
+    "hot_10",
+    "hot_30",
+    "hot_100",
+    "nonce_chain",
+    "one_recipient",
+];
+
+const GIGAGAS: u64 = 1_000_000_000;
+const TRANSFER_GAS: u64 = 21_000;
+/// Measured gas of one ERC-20 transfer to a fresh recipient, and of one swap.
+const ERC20_GAS: u64 = 51_000;
+const SWAP_GAS: u64 = 110_000;
+const ETH: u128 = 1_000_000_000_000_000_000;
+
+/// Builds workload `name` sized to about `gas` gas (a gigagas when `None`).
+pub fn build(name: &str, gas: Option<u64>) -> Option<SyntheticBlock> {
+    let gas = gas.unwrap_or(GIGAGAS);
+    let (count, description) = match name {
+        "raw_transfers" => (
+            gas / TRANSFER_GAS,
+            "independent ETH transfers, each sender to its own recipient",
+        ),
+        "erc20" => (
+            gas / ERC20_GAS,
+            "independent ERC-20 transfers on one token, each sender to its own recipient",
+        ),
+        "uniswap" => (
+            gas / SWAP_GAS,
+            "one swap in each of many constant-product pools, each pool with its own tokens",
+        ),
+        "hot_10" => (
+            gas / ERC20_GAS,
+            "ERC-20 transfers, 10% of them paying one hot account (one storage slot)",
+        ),
+        "hot_30" => (
+            gas / ERC20_GAS,
+            "ERC-20 transfers, 30% of them paying one hot account (one storage slot)",
+        ),
+        "hot_100" => (
+            gas / ERC20_GAS,
+            "ERC-20 transfers, all paying one hot account (one storage slot)",
+        ),
+        "nonce_chain" => (
+            gas / TRANSFER_GAS,
+            "ETH transfers from 8 senders, each a long chain of nonces",
+        ),
+        "one_recipient" => (
+            gas / TRANSFER_GAS,
+            "ETH transfers from distinct senders, all paying one recipient",
+        ),
+        _ => return None,
+    };
+    let count = count.max(1) as usize;
+    let mut builder = Builder::new();
+    match name {
+        "raw_transfers" => builder.transfers(count, |i| i, recipient),
+        "erc20" => builder.token_transfers(count, |_| false),
+        "uniswap" => builder.swaps(count),
+        "hot_10" => builder.token_transfers(count, |i| i % 10 == 0),
+        "hot_30" => builder.token_transfers(count, |i| i % 10 < 3),
+        "hot_100" => builder.token_transfers(count, |_| true),
+        "nonce_chain" => builder.transfers(count, |i| i % 8, recipient),
+        "one_recipient" => builder.transfers(count, |i| i, |_| recipient(usize::MAX >> 8)),
+        _ => unreachable!("matched above"),
+    }
+    Some(builder.finish(
+        WORKLOADS.iter().find(|w| **w == name).copied()?,
+        description,
+    ))
+}
+
+fn address(kind: u8, index: usize) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[0] = kind;
+    bytes[12..].copy_from_slice(&(index as u64).to_be_bytes());
+    Address::from(bytes)
+}
+
+fn sender(index: usize) -> Address {
+    address(0x5e, index)
+}
+
+fn recipient(index: usize) -> Address {
+    address(0x7e, index)
+}
+
+struct Builder {
+    db: WorkloadDb,
+    txs: Vec<TxEnv>,
+    nonces: Vec<u64>,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Self {
+            db: WorkloadDb::new(EmptyDB::default()),
+            txs: Vec::new(),
+            nonces: Vec::new(),
+        }
+    }
+
+    fn fund(&mut self, index: usize) {
+        if self.nonces.len() <= index {
+            self.nonces.resize(index + 1, 0);
+            self.db.insert_account_info(
+                sender(index),
+                AccountInfo {
+                    balance: U256::from(1_000 * ETH),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    fn tx(&mut self, from: usize, to: Address, value: U256, data: Bytes, gas_limit: u64) {
+        self.fund(from);
+        let nonce = self.nonces[from];
+        self.nonces[from] += 1;
+        self.txs.push(TxEnv {
+            caller: sender(from),
+            kind: TxKind::Call(to),
+            value,
+            data,
+            nonce,
+            gas_limit,
+            gas_price: 20,
+            gas_priority_fee: Some(2),
+            tx_type: 2,
+            chain_id: Some(1),
+            ..Default::default()
+        });
+    }
+
+    fn transfers(
+        &mut self,
+        count: usize,
+        from: impl Fn(usize) -> usize,
+        to: impl Fn(usize) -> Address,
+    ) {
+        for i in 0..count {
+            self.tx(from(i), to(i), U256::from(1), Bytes::new(), TRANSFER_GAS);
+        }
+    }
+
+    fn deploy(&mut self, at: Address, code: revm::bytecode::Bytecode) {
+        self.db.insert_account_info(
+            at,
+            AccountInfo {
+                code_hash: code.hash_slow(),
+                code: Some(code),
+                nonce: 1,
+                ..Default::default()
+            },
+        );
+    }
+
+    fn set(&mut self, contract: Address, slot: U256, value: U256) {
+        self.db
+            .insert_account_storage(contract, slot, value)
+            .expect("in-memory insert");
+    }
+
+    fn token_transfers(&mut self, count: usize, pays_hot: impl Fn(usize) -> bool) {
+        let token = address(0xe2, 0);
+        let hot = address(0x40, 0);
+        self.deploy(token, token_code());
+        for i in 0..count {
+            self.set(token, balance_slot(sender(i)), U256::from(1_000_000));
+            let to = if pays_hot(i) { hot } else { recipient(i) };
+            self.tx(
+                i,
+                token,
+                U256::ZERO,
+                transfer_call(to, U256::from(1)),
+                100_000,
+            );
+        }
+    }
+
+    fn swaps(&mut self, count: usize) {
+        for i in 0..count {
+            let (pair, token0, token1) = (address(0xa1, i), address(0xe0, i), address(0xe1, i));
+            self.deploy(pair, pair_code());
+            self.deploy(token0, token_code());
+            self.deploy(token1, token_code());
+            self.set(pair, U256::ZERO, U256::from_be_slice(token0.as_slice()));
+            self.set(pair, U256::from(1), U256::from_be_slice(token1.as_slice()));
+            self.set(
+                pair,
+                U256::from(2),
+                packed_reserves(1_000_000_000, 1_000_000_000),
+            );
+            self.set(token0, balance_slot(pair), U256::from(1_000_000_000));
+            self.set(token1, balance_slot(pair), U256::from(1_000_000_000));
+            self.set(token0, balance_slot(sender(i)), U256::from(1_000_000));
+            self.set(token0, allowance_slot(sender(i), pair), U256::MAX);
+            self.tx(
+                i,
+                pair,
+                U256::ZERO,
+                swap_call(U256::from(1_000), true),
+                200_000,
+            );
+        }
+    }
+
+    fn finish(self, name: &'static str, description: &'static str) -> SyntheticBlock {
+        let total_gas: u64 = self.txs.iter().map(|tx| tx.gas_limit).sum();
+        let block = BlockEnv {
+            number: U256::from(20_000_000),
+            beneficiary: address(0xcb, 0),
+            timestamp: U256::from(1_720_000_000u64),
+            gas_limit: total_gas,
+            basefee: 10,
+            ..Default::default()
+        };
+        SyntheticBlock {
+            name,
+            description,
+            db: self.db,
+            cfg: CfgEnv::new_with_spec(SpecId::CANCUN),
+            block,
+            txs: self.txs,
+        }
+    }
+}

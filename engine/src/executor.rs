@@ -29,6 +29,12 @@ use std::{
 /// with so little work, starting the workers costs more than it saves.
 pub const MIN_PARALLEL_TXS: usize = 4;
 
+/// Blocks whose transactions' gas limits add up to less than this run sequentially under
+/// [`ExecutionPolicy::Auto`]: waking the workers and assembling the output cost about
+/// 100 µs, as much as such a block takes to execute (on the recorded mainnet blocks, most
+/// blocks below this ran slower in parallel at 2 threads; see BENCHMARKS.md).
+pub const MIN_PARALLEL_GAS: u64 = 8_000_000;
+
 /// Blocks whose known dependencies (chains of transactions from one sender, or sent by an
 /// account an earlier transaction paid) leave less parallelism than this run sequentially
 /// under [`ExecutionPolicy::Auto`]. Parallelism is the block's total gas limit over that of
@@ -40,7 +46,8 @@ pub const MIN_PARALLELISM: f64 = 1.5;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ExecutionPolicy {
     /// Parallel when there are several threads, at least [`MIN_PARALLEL_TXS`] transactions
-    /// and known dependencies leave at least [`MIN_PARALLELISM`]; sequential otherwise.
+    /// with at least [`MIN_PARALLEL_GAS`] of gas limit, and known dependencies leave at
+    /// least [`MIN_PARALLELISM`]; sequential otherwise.
     #[default]
     Auto,
     /// Always run Block-STM, even for one transaction or one thread (for testing).
@@ -112,7 +119,8 @@ impl ParallelExecutor {
                     return None;
                 }
                 let known = KnownDependencies::of(txs);
-                (known.parallelism() >= MIN_PARALLELISM).then_some(known)
+                (known.total_gas >= MIN_PARALLEL_GAS && known.parallelism() >= MIN_PARALLELISM)
+                    .then_some(known)
             }
         }
     }
@@ -290,5 +298,68 @@ fn back_off(idle_rounds: u32) {
         std::hint::spin_loop();
     } else {
         std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{TxKind, U256};
+
+    fn transfer(from: u8, to: u8, gas_limit: u64) -> TxEnv {
+        TxEnv {
+            caller: Address::repeat_byte(from),
+            kind: TxKind::Call(Address::repeat_byte(to)),
+            value: U256::from(1),
+            gas_limit,
+            ..Default::default()
+        }
+    }
+
+    fn executor(threads: usize) -> ParallelExecutor {
+        ParallelExecutor::new(NonZeroUsize::new(threads).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn auto_runs_independent_heavy_blocks_in_parallel() {
+        let txs: Vec<TxEnv> = (1..=40).map(|i| transfer(i, 200, 1_000_000)).collect();
+        assert!(executor(2).runs_parallel(&txs));
+        assert!(
+            !executor(1).runs_parallel(&txs),
+            "one thread has nothing to share"
+        );
+    }
+
+    #[test]
+    fn auto_runs_small_blocks_sequentially() {
+        let few: Vec<TxEnv> = (1..=3).map(|i| transfer(i, 200, 5_000_000)).collect();
+        assert!(!executor(2).runs_parallel(&few));
+        let light: Vec<TxEnv> = (1..=40).map(|i| transfer(i, 200, 21_000)).collect();
+        assert!(!executor(2).runs_parallel(&light));
+    }
+
+    #[test]
+    fn auto_runs_one_long_dependency_chain_sequentially() {
+        // Each transaction pays the sender of the next: one chain through the whole block.
+        let chain: Vec<TxEnv> = (1..=40).map(|i| transfer(i, i + 1, 1_000_000)).collect();
+        assert!(!executor(2).runs_parallel(&chain));
+        // The same sender throughout is a chain too.
+        let same_sender: Vec<TxEnv> = (1..=40).map(|i| transfer(1, i + 1, 1_000_000)).collect();
+        assert!(!executor(2).runs_parallel(&same_sender));
+        // Two equal chains leave a parallelism of 2.
+        let two: Vec<TxEnv> = (0..40)
+            .map(|i| transfer(1 + i % 2, 100 + i, 1_000_000))
+            .collect();
+        assert!(executor(2).runs_parallel(&two));
+    }
+
+    #[test]
+    fn forced_policies_ignore_the_block() {
+        let few = vec![transfer(1, 2, 21_000)];
+        let parallel = executor(1).with_policy(ExecutionPolicy::AlwaysParallel);
+        assert!(parallel.runs_parallel(&few));
+        let txs: Vec<TxEnv> = (1..=40).map(|i| transfer(i, 200, 1_000_000)).collect();
+        let sequential = executor(2).with_policy(ExecutionPolicy::AlwaysSequential);
+        assert!(!sequential.runs_parallel(&txs));
     }
 }

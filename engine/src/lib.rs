@@ -31,7 +31,9 @@ mod worker;
 mod write_set;
 
 pub use error::{ExecutionError, TxFailure};
-pub use executor::{ExecutionPolicy, MIN_PARALLEL_TXS, MIN_PARALLELISM, ParallelExecutor};
+pub use executor::{
+    ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS, MIN_PARALLELISM, ParallelExecutor,
+};
 pub use location::{Location, TxIdx};
 pub use output::{BlockOutput, ExecutionStats, TxAccess, TxOutput};
 pub use sequential::execute_sequential;

@@ -12,7 +12,6 @@ use crate::{
     sequential::execute_sequential,
     worker::{Attempt, Finished, TxOutcome, Worker},
 };
-use alloy_primitives::Address;
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -20,7 +19,7 @@ use revm::{
 use std::{
     num::NonZeroUsize,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
 };
@@ -63,6 +62,8 @@ pub struct ParallelExecutor {
     policy: ExecutionPolicy,
     record_access: bool,
     pool: rayon::ThreadPool,
+    /// The multi-version memory of the last block, cleared, for the next block to reuse.
+    spare_memory: Arc<Mutex<Option<MvMemory>>>,
 }
 
 impl ParallelExecutor {
@@ -77,6 +78,7 @@ impl ParallelExecutor {
             policy: ExecutionPolicy::Auto,
             record_access: false,
             pool,
+            spare_memory: Arc::default(),
         })
     }
 
@@ -159,7 +161,19 @@ impl ParallelExecutor {
         DB: DatabaseRef + Sync,
         DB::Error: Send,
     {
-        let run = BlockRun::new(txs.len(), block.beneficiary);
+        let spare = self
+            .spare_memory
+            .lock()
+            .expect("spare lock poisoned")
+            .take();
+        let memory = match spare {
+            Some(mut memory) => {
+                memory.reset(txs.len(), block.beneficiary);
+                memory
+            }
+            None => MvMemory::new(txs.len(), block.beneficiary),
+        };
+        let run = BlockRun::new(memory, txs.len());
         known.seed(&run.memory, txs);
         self.pool.broadcast(|_| run.work(db, cfg, block, txs));
 
@@ -179,8 +193,13 @@ impl ParallelExecutor {
             dependency_waits,
             ..
         } = run;
-        // Freeing a block's worth of versions takes a while and nobody waits for it.
-        self.pool.spawn(move || drop(memory));
+        // Clearing a block's worth of versions takes a while and nobody waits for it.
+        let spare = Arc::clone(&self.spare_memory);
+        let mut memory = memory;
+        self.pool.spawn(move || {
+            memory.clear();
+            *spare.lock().expect("spare lock poisoned") = Some(memory);
+        });
         let assembled = assemble(&self.pool, db, cfg, block, txs, outcomes)?;
         Ok(BlockOutput {
             transactions: assembled.transactions,
@@ -209,9 +228,9 @@ struct BlockRun<E> {
 }
 
 impl<E> BlockRun<E> {
-    fn new(block_size: usize, beneficiary: Address) -> Self {
+    fn new(memory: MvMemory, block_size: usize) -> Self {
         Self {
-            memory: MvMemory::new(block_size, beneficiary),
+            memory,
             scheduler: Scheduler::new(block_size),
             outcomes: (0..block_size).map(|_| Mutex::new(None)).collect(),
             executions: AtomicUsize::new(0),
@@ -304,7 +323,7 @@ fn back_off(idle_rounds: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::{TxKind, U256};
+    use alloy_primitives::{Address, TxKind, U256};
 
     fn transfer(from: u8, to: u8, gas_limit: u64) -> TxEnv {
         TxEnv {

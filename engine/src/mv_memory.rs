@@ -120,22 +120,51 @@ enum Fee {
 pub(crate) struct MvMemory {
     data: DashMap<Location, Versions, DefaultHashBuilder>,
     beneficiary: Location,
-    fees: Box<[Mutex<Fee>]>,
+    fees: Vec<Mutex<Fee>>,
     /// Locations written by each transaction's last recorded incarnation.
-    last_written: Box<[Mutex<Vec<Location>>]>,
+    last_written: Vec<Mutex<Vec<Location>>>,
     /// Reads of each transaction's last recorded incarnation, with their origins.
-    last_reads: Box<[Mutex<ReadSet>]>,
+    last_reads: Vec<Mutex<ReadSet>>,
 }
 
 impl MvMemory {
     pub(crate) fn new(block_size: usize, beneficiary: Address) -> Self {
-        Self {
+        let mut memory = Self {
             // A transaction touches a handful of locations: size the map to avoid regrowth.
-            data: DashMap::with_capacity_and_hasher(block_size * 4, DefaultHashBuilder::default()),
+            data: DashMap::with_capacity_and_hasher(block_size * 2, DefaultHashBuilder::default()),
             beneficiary: Location::Account(beneficiary),
-            fees: (0..block_size).map(|_| Mutex::default()).collect(),
-            last_written: (0..block_size).map(|_| Mutex::default()).collect(),
-            last_reads: (0..block_size).map(|_| Mutex::default()).collect(),
+            fees: Vec::new(),
+            last_written: Vec::new(),
+            last_reads: Vec::new(),
+        };
+        memory.reset(block_size, beneficiary);
+        memory
+    }
+
+    /// Prepares a [cleared](Self::clear) memory for a block of `block_size` transactions,
+    /// keeping the allocations of earlier blocks: fresh memory for every block would cost a
+    /// page fault per page touched.
+    pub(crate) fn reset(&mut self, block_size: usize, beneficiary: Address) {
+        debug_assert!(self.data.is_empty(), "reset without clear");
+        self.beneficiary = Location::Account(beneficiary);
+        if self.fees.len() < block_size {
+            self.fees.resize_with(block_size, Mutex::default);
+            self.last_written.resize_with(block_size, Mutex::default);
+            self.last_reads.resize_with(block_size, Mutex::default);
+        }
+    }
+
+    /// Forgets everything recorded, keeping the allocations.
+    pub(crate) fn clear(&mut self) {
+        self.data.clear();
+        for fee in &mut self.fees {
+            *fee.get_mut().expect("fee lock poisoned") = Fee::None;
+        }
+        for written in &mut self.last_written {
+            written.get_mut().expect("write-set lock poisoned").clear();
+        }
+        for reads in &mut self.last_reads {
+            reads.get_mut().expect("read-set lock poisoned").clear();
         }
     }
 
@@ -449,6 +478,35 @@ mod tests {
         // Not paying any more removes the fee.
         memory.record(version(0, 2), vec![], vec![], None);
         assert!(matches!(memory.read(&location, 2), MvRead::Base));
+    }
+
+    #[test]
+    fn a_cleared_memory_forgets_the_previous_block() {
+        let coinbase = Address::repeat_byte(0xcb);
+        let mut memory = MvMemory::new(2, coinbase);
+        memory.record(
+            version(0, 0),
+            vec![(slot(3), ReadOrigin::Base)],
+            vec![(slot(1), WriteValue::Storage(U256::from(1)))],
+            Some(U256::from(5)),
+        );
+        memory.seed_estimate(0, slot(2));
+        memory.clear();
+        memory.reset(3, Address::repeat_byte(0xcc));
+        assert!(matches!(memory.read(&slot(1), 1), MvRead::Base));
+        assert!(matches!(memory.read(&slot(2), 1), MvRead::Base));
+        assert!(matches!(
+            memory.read(&Location::Account(coinbase), 1),
+            MvRead::Base
+        ));
+        assert_eq!(memory.take_access_sets(0), (vec![], vec![]));
+        // The new block's first write to a location is new again.
+        assert!(memory.record(
+            version(0, 0),
+            vec![],
+            vec![(slot(1), WriteValue::Storage(U256::from(1)))],
+            None,
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use revm::{
     primitives::hardfork::SpecId,
     state::AccountInfo,
 };
+use std::sync::OnceLock;
 use std::{collections::HashMap, convert::Infallible, num::NonZeroUsize};
 
 pub type TestDb = CacheDB<EmptyDB>;
@@ -203,11 +204,20 @@ pub fn sequential(block: &TestBlock) -> TestResult {
     execute_sequential(&block.db, &block.cfg, &block.block, &block.txs)
 }
 
+/// One forced-parallel executor per thread count, shared by every test of the binary so
+/// that blocks run on memory recycled from earlier blocks, as in a long-running client.
 pub fn parallel(block: &TestBlock, threads: usize) -> TestResult {
-    ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
-        .unwrap()
-        .with_policy(ExecutionPolicy::AlwaysParallel)
-        .execute(&block.db, &block.cfg, &block.block, &block.txs)
+    static EXECUTORS: OnceLock<Vec<ParallelExecutor>> = OnceLock::new();
+    let executors = EXECUTORS.get_or_init(|| {
+        (1..=THREAD_COUNTS.into_iter().max().unwrap())
+            .map(|threads| {
+                ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
+                    .unwrap()
+                    .with_policy(ExecutionPolicy::AlwaysParallel)
+            })
+            .collect()
+    });
+    executors[threads - 1].execute(&block.db, &block.cfg, &block.block, &block.txs)
 }
 
 /// Asserts that forced parallel execution equals sequential revm at every thread count,

@@ -2,6 +2,8 @@
 //! `parallax bench` and `parallax explain` commands report.
 
 pub mod contracts;
+pub mod measure;
 pub mod workload;
 
+pub use measure::{Machine, Timing, compare, peak_memory};
 pub use workload::{SyntheticBlock, WORKLOADS, WorkloadDb, build};

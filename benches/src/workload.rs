@@ -47,7 +47,7 @@ const GIGAGAS: u64 = 1_000_000_000;
 const TRANSFER_GAS: u64 = 21_000;
 /// Measured gas of one ERC-20 transfer to a fresh recipient, and of one swap.
 const ERC20_GAS: u64 = 51_000;
-const SWAP_GAS: u64 = 110_000;
+const SWAP_GAS: u64 = 85_000;
 const ETH: u128 = 1_000_000_000_000_000_000;
 
 /// Builds workload `name` sized to about `gas` gas (a gigagas when `None`).
@@ -260,5 +260,42 @@ impl Builder {
             block,
             txs: self.txs,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
+    use std::num::NonZeroUsize;
+
+    #[test]
+    fn every_workload_succeeds_and_parallel_matches_sequential() {
+        let engine = ParallelExecutor::new(NonZeroUsize::new(2).unwrap())
+            .unwrap()
+            .with_policy(ExecutionPolicy::AlwaysParallel);
+        for name in WORKLOADS {
+            let block = build(name, Some(5_000_000)).expect("known workload");
+            assert_eq!(block.name, name);
+            let sequential =
+                execute_sequential(&block.db, &block.cfg, &block.block, &block.txs).unwrap();
+            let failed = sequential
+                .transactions
+                .iter()
+                .filter(|tx| !tx.result.is_success())
+                .count();
+            assert_eq!(failed, 0, "{name}: every transaction must succeed");
+            // Sized by gas: within a third of what was asked for.
+            assert!(
+                (3_300_000..=6_700_000).contains(&sequential.gas_used),
+                "{name}: {} gas",
+                sequential.gas_used
+            );
+            let parallel = engine
+                .execute(&block.db, &block.cfg, &block.block, &block.txs)
+                .unwrap();
+            assert!(parallel == sequential, "{name}: parallel differs");
+        }
+        assert!(build("no_such_workload", None).is_none());
     }
 }

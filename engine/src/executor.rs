@@ -7,7 +7,7 @@ use crate::{
     known_dependencies::KnownDependencies,
     location::Version,
     mv_memory::MvMemory,
-    output::{BlockOutput, ExecutionStats, TxAccess},
+    output::{BlockOutput, ExecutionStats},
     scheduler::{Scheduler, Task},
     sequential::execute_sequential,
     worker::{Attempt, Finished, TxOutcome, Worker},
@@ -179,10 +179,7 @@ impl ParallelExecutor {
 
         let access = self.record_access.then(|| {
             (0..txs.len())
-                .map(|tx| {
-                    let (reads, writes) = run.memory.take_access_sets(tx);
-                    TxAccess { reads, writes }
-                })
+                .map(|tx| run.memory.take_access_sets(tx))
                 .collect()
         });
         let BlockRun {

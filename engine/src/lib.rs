@@ -22,6 +22,7 @@ mod known_dependencies;
 mod location;
 mod mv_memory;
 mod output;
+mod parallelism;
 mod scheduler;
 mod sequential;
 mod state_diff;
@@ -36,6 +37,7 @@ pub use executor::{
 };
 pub use location::{Location, TxIdx};
 pub use output::{BlockOutput, ExecutionStats, TxAccess, TxOutput};
+pub use parallelism::{HotLocation, Parallelism};
 pub use sequential::execute_sequential;
 pub use state_diff::{AccountDiff, StateDiff};
 pub use versioned_db::VersionedDbError;

@@ -3,6 +3,7 @@
 
 use crate::{
     location::{Incarnation, Location, TxIdx, Version},
+    output::TxAccess,
     value::{AccountBasic, WriteValue},
 };
 use alloy_primitives::{Address, U256, map::DefaultHashBuilder};
@@ -335,9 +336,9 @@ impl MvMemory {
             .all(|(location, origin)| self.read(location, tx).origin().as_ref() == Some(origin))
     }
 
-    /// The locations read and written by the last recorded incarnation of `tx`, once the
-    /// block is done.
-    pub(crate) fn take_access_sets(&self, tx: TxIdx) -> (Vec<Location>, Vec<Location>) {
+    /// The locations read and written by the last recorded incarnation of `tx`, and whether
+    /// it credited a fee to the beneficiary, once the block is done.
+    pub(crate) fn take_access_sets(&self, tx: TxIdx) -> TxAccess {
         let reads =
             std::mem::take(&mut *self.last_reads[tx].lock().expect("read-set lock poisoned"));
         let writes = std::mem::take(
@@ -345,10 +346,12 @@ impl MvMemory {
                 .lock()
                 .expect("write-set lock poisoned"),
         );
-        (
-            reads.into_iter().map(|(location, _)| location).collect(),
+        let fee = *self.fees[tx].lock().expect("fee lock poisoned");
+        TxAccess {
+            reads: reads.into_iter().map(|(location, _)| location).collect(),
             writes,
-        )
+            credited_beneficiary: matches!(fee, Fee::Paid { .. }),
+        }
     }
 }
 
@@ -499,7 +502,7 @@ mod tests {
             memory.read(&Location::Account(coinbase), 1),
             MvRead::Base
         ));
-        assert_eq!(memory.take_access_sets(0), (vec![], vec![]));
+        assert_eq!(memory.take_access_sets(0), TxAccess::default());
         // The new block's first write to a location is new again.
         assert!(memory.record(
             version(0, 0),

@@ -18,8 +18,11 @@ pub struct TxAccess {
     /// Locations read (the beneficiary's balance is absent when only its fee was credited).
     pub reads: Vec<Location>,
     /// Locations written (a fee credited to the beneficiary without reading its balance is
-    /// not among them: fees commute, so they never conflict).
+    /// not among them: fees commute, so they never conflict with each other).
     pub writes: Vec<Location>,
+    /// Whether it credited its fee to the beneficiary without reading the beneficiary; a
+    /// later transaction that reads the beneficiary depends on it.
+    pub credited_beneficiary: bool,
 }
 
 /// How the block was executed; informational, and not part of the result's identity.

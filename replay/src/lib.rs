@@ -7,6 +7,7 @@ pub mod checks;
 pub mod consensus;
 pub mod discover;
 pub mod execute;
+pub mod explain;
 pub mod fixtures;
 pub mod load_error;
 pub mod memory_db;

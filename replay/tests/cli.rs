@@ -6,7 +6,7 @@ mod support;
 use alloy_primitives::Address;
 use parallax_replay::fixtures::fixture_or_skip;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use support::{parallax, read_json, temp_dir, write_json};
 
 const BYZANTIUM: &str = "mainnet/proofs/1-4370000.json.gz";
@@ -264,7 +264,23 @@ fn unrecognised_json_is_unusable() {
 fn help_lists_the_commands() {
     let run = parallax(&["--help"]);
     assert_eq!(run.status, 0);
-    assert!(run.stdout.contains("replay"));
-    assert!(run.stdout.contains("blockchain-test"));
-    let _ = Path::new("");
+    for command in ["replay", "blockchain-test", "bench", "explain"] {
+        assert!(
+            run.stdout.contains(command),
+            "{command} missing from\n{}",
+            run.stdout
+        );
+    }
+    for command in ["replay", "blockchain-test", "bench", "explain"] {
+        let help = parallax(&[command, "--help"]);
+        assert_eq!(help.status, 0);
+        assert!(
+            help.stdout.contains("--json"),
+            "{command} --help lacks --json"
+        );
+        assert!(
+            help.stdout.contains("--threads"),
+            "{command} --help lacks --threads"
+        );
+    }
 }

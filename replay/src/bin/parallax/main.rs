@@ -1,6 +1,8 @@
 //! `parallax`: replay real Ethereum blocks through the parallel engine and check them.
 
+mod bench_command;
 mod blockchain_test_command;
+mod explain_command;
 mod replay_command;
 mod table;
 
@@ -17,10 +19,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Benchmark the parallel engine against sequential revm on synthetic blocks of about a
+    /// gigagas each (no input needed).
+    Bench(bench_command::BenchArgs),
     /// Replay recorded blocks (or blocks from a node) and check them against their headers.
     Replay(replay_command::ReplayArgs),
     /// Run Ethereum consensus tests (BlockchainTests) through the parallel executor.
     BlockchainTest(blockchain_test_command::BlockchainTestArgs),
+    /// Show how parallel each recorded block could be at best, and what serialized it.
+    Explain(explain_command::ExplainArgs),
 }
 
 /// Exit statuses.
@@ -36,8 +43,10 @@ pub mod exit {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
+        Command::Bench(args) => bench_command::run(args),
         Command::Replay(args) => replay_command::run(args),
         Command::BlockchainTest(args) => blockchain_test_command::run(args),
+        Command::Explain(args) => explain_command::run(args),
     };
     ExitCode::from(status)
 }

@@ -18,7 +18,7 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Renders the table; numeric-looking cells are right-aligned.
+    /// Renders the table; numbers are right-aligned, text (addresses too) left-aligned.
     pub fn render(&self) -> String {
         let columns = self.header.len();
         let widths: Vec<usize> = (0..columns)
@@ -36,7 +36,7 @@ impl Table {
                 .iter()
                 .zip(&widths)
                 .map(|(cell, width)| {
-                    if cell.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                    if is_numeric(cell) {
                         format!("{cell:>width$}")
                     } else {
                         format!("{cell:<width$}")
@@ -54,4 +54,9 @@ impl Table {
         }
         out
     }
+}
+
+/// Whether `cell` reads as a number (`12`, `1.5`, `2.00x`), not as text such as an address.
+fn is_numeric(cell: &str) -> bool {
+    cell.chars().next().is_some_and(|c| c.is_ascii_digit()) && !cell.starts_with("0x")
 }

@@ -1,0 +1,137 @@
+//! Timing sequential revm against the parallel engine in the same run, and what the machine
+//! is, so that every reported ratio says where it was taken.
+
+use std::time::{Duration, Instant};
+
+/// Sequential and parallel timings of one block.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Median wall time of sequential revm.
+    pub sequential: Duration,
+    /// Median wall time of the parallel engine.
+    pub parallel: Duration,
+}
+
+impl Timing {
+    /// Sequential time over parallel time.
+    pub fn speedup(&self) -> f64 {
+        self.sequential.as_secs_f64() / self.parallel.as_secs_f64()
+    }
+}
+
+/// The median of `samples` (which it sorts).
+pub fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// Times `sequential` and `parallel` over `rounds` rounds after one warm-up run of each.
+/// The two alternate, so that both see the same state of a noisy machine, and the medians
+/// are reported. Fails if the warm-up outputs differ: a wrong result is not a benchmark.
+pub fn compare<O: PartialEq>(
+    rounds: usize,
+    mut sequential: impl FnMut() -> O,
+    mut parallel: impl FnMut() -> O,
+) -> Result<Timing, &'static str> {
+    if sequential() != parallel() {
+        return Err("the parallel result differs from sequential revm");
+    }
+    let rounds = rounds.max(1);
+    let (mut seq, mut par) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for _ in 0..rounds {
+        seq.push(time(&mut sequential));
+        par.push(time(&mut parallel));
+    }
+    Ok(Timing {
+        sequential: median(&mut seq),
+        parallel: median(&mut par),
+    })
+}
+
+/// Wall time of one call (its output is dropped outside the timed span).
+pub fn time<O>(run: &mut impl FnMut() -> O) -> Duration {
+    let start = Instant::now();
+    let output = run();
+    let elapsed = start.elapsed();
+    drop(output);
+    elapsed
+}
+
+/// The machine measurements are taken on.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// CPUs available to this process.
+    pub cpus: usize,
+    /// CPU model, from /proc/cpuinfo.
+    pub cpu_model: String,
+}
+
+impl Machine {
+    /// Describes this machine.
+    pub fn this() -> Self {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|line| line.starts_with("model name"))
+                    .and_then(|line| line.split_once(':'))
+                    .map(|(_, model)| model.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        Self {
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu_model,
+        }
+    }
+}
+
+/// The most resident memory this process has used so far, in bytes (Linux only).
+pub fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(&mut [ms(3), ms(1), ms(2)]), ms(2));
+        assert_eq!(median(&mut [ms(4), ms(1), ms(3), ms(2)]), ms(3));
+    }
+
+    #[test]
+    fn a_differing_result_is_not_timed() {
+        let mut calls = 0;
+        let outcome = compare(
+            3,
+            || 1,
+            || {
+                calls += 1;
+                2
+            },
+        );
+        assert!(outcome.is_err());
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn timings_come_from_every_round() {
+        let timing = compare(5, || 7, || 7).expect("equal outputs");
+        assert!(timing.speedup().is_finite());
+    }
+
+    #[test]
+    fn this_machine_is_described() {
+        let machine = Machine::this();
+        assert!(machine.cpus >= 1);
+        assert!(!machine.cpu_model.is_empty());
+        if cfg!(target_os = "linux") {
+            assert!(peak_memory().is_some_and(|bytes| bytes > 0));
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! `parallax explain`.
+
+use crate::{exit, table::Table};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use parallax_engine::{HotLocation, Location};
+use parallax_replay::{
+    discover::{Loader, discover},
+    explain::{Explainer, Explanation},
+};
+use serde::Serialize;
+use std::{num::NonZeroUsize, path::PathBuf};
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// Files or directories of recorded blocks (any of the forms `parallax replay` reads).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Worker threads for the execution (the dependencies found do not depend on it)
+    /// [default: all CPUs].
+    #[arg(long)]
+    threads: Option<NonZeroUsize>,
+    /// How many of the hottest locations to list per block.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Print one JSON object per block instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One block's explanation as `--json` prints it.
+#[derive(Serialize)]
+struct BlockJson {
+    block: u64,
+    txs: usize,
+    gas_used: u64,
+    available_parallelism: f64,
+    critical_path: CriticalPathJson,
+    hot_locations: Vec<HotLocationJson>,
+}
+
+#[derive(Serialize)]
+struct CriticalPathJson {
+    gas: u64,
+    txs: Vec<usize>,
+}
+
+#[derive(Serialize)]
+struct HotLocationJson {
+    kind: &'static str,
+    address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slot: Option<String>,
+    writers: usize,
+    dependent_readers: usize,
+    touched_by: usize,
+    on_critical_path: bool,
+}
+
+impl HotLocationJson {
+    fn new(hot: &HotLocation) -> Self {
+        let (kind, slot) = match hot.location {
+            Location::Account(_) => ("balance_nonce", None),
+            Location::Code(_) => ("code", None),
+            Location::Storage(_, slot) => ("storage", Some(format!("{slot:#x}"))),
+        };
+        Self {
+            kind,
+            address: hot.location.address().to_string(),
+            slot,
+            writers: hot.writers,
+            dependent_readers: hot.dependent_readers,
+            touched_by: hot.touched_by,
+            on_critical_path: hot.on_critical_path,
+        }
+    }
+}
+
+impl BlockJson {
+    fn new(explanation: &Explanation, top: usize) -> Self {
+        let parallelism = &explanation.parallelism;
+        Self {
+            block: explanation.number,
+            txs: explanation.txs,
+            gas_used: parallelism.total_gas,
+            available_parallelism: round2(parallelism.bound()),
+            critical_path: CriticalPathJson {
+                gas: parallelism.critical_path_gas,
+                txs: parallelism.critical_path.clone(),
+            },
+            hot_locations: parallelism
+                .hot_locations
+                .iter()
+                .take(top)
+                .map(HotLocationJson::new)
+                .collect(),
+        }
+    }
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+pub fn run(args: ExplainArgs) -> u8 {
+    let sources = match discover(&args.paths) {
+        Ok(sources) => sources,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::UNUSABLE;
+        }
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let explainer = match Explainer::new(threads) {
+        Ok(explainer) => explainer,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::UNUSABLE;
+        }
+    };
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(sources.len() as u64)
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} blocks  {msg}")
+            .expect("valid progress template"),
+    );
+    let mut loader = Loader::default();
+    let (mut unusable, mut failed) = (0, 0);
+    for source in &sources {
+        progress.set_message(source.path().display().to_string());
+        let block = match loader.load(source) {
+            Ok(block) => block,
+            Err(error) => {
+                progress.suspend(|| eprintln!("error: {error}"));
+                unusable += 1;
+                progress.inc(1);
+                continue;
+            }
+        };
+        match explainer.explain(&block) {
+            Ok(explanation) => {
+                let text = if args.json {
+                    serde_json::to_string(&BlockJson::new(&explanation, args.top))
+                        .expect("explanations serialize")
+                } else {
+                    describe(&explanation, args.top)
+                };
+                progress.suspend(|| println!("{text}"));
+            }
+            Err(error) => {
+                progress.suspend(|| eprintln!("error: {error}"));
+                failed += 1;
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if unusable > 0 {
+        exit::UNUSABLE
+    } else if failed > 0 {
+        exit::MISMATCH
+    } else {
+        exit::OK
+    }
+}
+
+/// The explanation of one block for people.
+fn describe(explanation: &Explanation, top: usize) -> String {
+    let parallelism = &explanation.parallelism;
+    let path = &parallelism.critical_path;
+    let mut out = format!(
+        "block {}: {} txs, {} gas\n  available parallelism {:.2} (speedup on T threads is at most min(T, {:.2}))\n  critical path: {} txs, {} gas: {}\n",
+        explanation.number,
+        explanation.txs,
+        parallelism.total_gas,
+        parallelism.bound(),
+        parallelism.bound(),
+        path.len(),
+        parallelism.critical_path_gas,
+        abbreviate(path),
+    );
+    if parallelism.hot_locations.is_empty() {
+        out += "  no transaction read another's write: nothing serialized the block\n";
+        return out;
+    }
+    let mut table = Table::new(&[
+        "dependent readers",
+        "writers",
+        "touched by",
+        "critical",
+        "location",
+    ]);
+    for hot in parallelism.hot_locations.iter().take(top) {
+        table.row(vec![
+            hot.dependent_readers.to_string(),
+            hot.writers.to_string(),
+            hot.touched_by.to_string(),
+            if hot.on_critical_path { "yes" } else { "" }.to_owned(),
+            hot.location.to_string(),
+        ]);
+    }
+    out += "  hottest locations (transactions that read a value another wrote there):\n";
+    for line in table.render().lines() {
+        out += &format!("    {line}\n");
+    }
+    out
+}
+
+/// Transaction indices, the middle elided when there are many.
+fn abbreviate(txs: &[usize]) -> String {
+    const SHOWN: usize = 8;
+    let list = |txs: &[usize]| {
+        txs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    if txs.len() <= 2 * SHOWN {
+        format!("tx {}", list(txs))
+    } else {
+        format!(
+            "tx {} → … ({} more) → {}",
+            list(&txs[..SHOWN]),
+            txs.len() - 2 * SHOWN,
+            list(&txs[txs.len() - SHOWN..])
+        )
+    }
+}

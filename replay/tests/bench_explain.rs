@@ -1,0 +1,153 @@
+//! `parallax bench` and `parallax explain` end to end.
+
+mod support;
+
+use parallax_replay::fixtures::fixture_or_skip;
+use serde_json::Value;
+use support::parallax;
+
+fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+        .collect()
+}
+
+#[test]
+fn bench_reports_every_workload_as_json() {
+    let run = parallax(&[
+        "bench",
+        "--json",
+        "--threads",
+        "2",
+        "--gas",
+        "3000000",
+        "--rounds",
+        "1",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    let names: Vec<&str> = reports
+        .iter()
+        .map(|r| r["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "raw_transfers",
+            "erc20",
+            "uniswap",
+            "hot_10",
+            "hot_30",
+            "hot_100",
+            "nonce_chain",
+            "one_recipient"
+        ]
+    );
+    for report in &reports {
+        assert_eq!(report["threads"], 2);
+        let txs = report["txs"].as_f64().unwrap();
+        let gas = report["gas"].as_f64().unwrap();
+        let (seq, par) = (
+            report["sequential_ms"].as_f64().unwrap(),
+            report["parallel_ms"].as_f64().unwrap(),
+        );
+        assert!(
+            txs > 0.0 && gas > 1_000_000.0 && seq > 0.0 && par > 0.0,
+            "{report}"
+        );
+        let speedup = report["speedup"].as_f64().unwrap();
+        assert!(
+            (speedup - seq / par).abs() < 0.01 * speedup + 0.002,
+            "{report}"
+        );
+        let tps = report["tps"].as_f64().unwrap();
+        assert!(
+            (tps - txs / (par / 1e3)).abs() <= 0.01 * tps + 1.0,
+            "{report}"
+        );
+        let gas_per_s = report["gas_per_s"].as_f64().unwrap();
+        assert!(
+            (gas_per_s - gas / (par / 1e3)).abs() <= 0.01 * gas_per_s,
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn bench_prints_a_table_and_takes_one_workload() {
+    let run = parallax(&[
+        "bench",
+        "--gas",
+        "2000000",
+        "--rounds",
+        "1",
+        "--workload",
+        "uniswap",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("speedup"), "{}", run.stdout);
+    assert!(run.stdout.contains("uniswap"), "{}", run.stdout);
+    assert!(!run.stdout.contains("erc20"), "{}", run.stdout);
+    let unknown = parallax(&["bench", "--workload", "nope"]);
+    assert_eq!(unknown.status, 2, "clap rejects an unknown workload");
+}
+
+#[test]
+fn explain_finds_the_chain_through_a_hot_recipient() {
+    // Block 15274915 sends 997 of its 1226 transactions to one address.
+    let Some(block) = fixture_or_skip(
+        "explain_finds_the_chain_through_a_hot_recipient",
+        "mainnet/prestate/15274915",
+    ) else {
+        return;
+    };
+    let run = parallax(&["explain", "--json", "--top", "3", block.to_str().unwrap()]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(report["block"], 15274915);
+    assert_eq!(report["txs"], 1226);
+    let gas = report["gas_used"].as_u64().unwrap();
+    let path_gas = report["critical_path"]["gas"].as_u64().unwrap();
+    let bound = report["available_parallelism"].as_f64().unwrap();
+    assert!((bound - gas as f64 / path_gas as f64).abs() < 0.01);
+    let path = report["critical_path"]["txs"].as_array().unwrap();
+    assert!(
+        path.len() >= 997,
+        "the hot recipient's chain is the critical path"
+    );
+    assert!(path.windows(2).all(|w| w[0].as_u64() < w[1].as_u64()));
+    let hottest = &report["hot_locations"][0];
+    assert_eq!(
+        hottest["address"].as_str().unwrap().to_lowercase(),
+        "0x6262998ced04146fa42253a5c0af90ca02dfd2a3"
+    );
+    assert_eq!(hottest["kind"], "balance_nonce");
+    assert_eq!(hottest["on_critical_path"], true);
+    assert!(hottest["dependent_readers"].as_u64().unwrap() >= 996);
+    assert_eq!(report["hot_locations"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn explain_reads_every_recorded_form() {
+    let Some(dir) = fixture_or_skip("explain_reads_every_recorded_form", "mainnet") else {
+        return;
+    };
+    let run = parallax(&["explain", "--json", "--threads", "2", dir.to_str().unwrap()]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 65, "54 dumps, 9 proofs and 2 witnesses");
+    for report in &reports {
+        let bound = report["available_parallelism"].as_f64().unwrap();
+        assert!(bound >= 1.0 || report["txs"] == 0, "{report}");
+    }
+}
+
+#[test]
+fn explain_rejects_a_missing_path() {
+    let run = parallax(&["explain", "/no/such/block"]);
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("/no/such/block"), "{}", run.stderr);
+}

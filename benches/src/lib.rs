@@ -3,7 +3,11 @@
 
 pub mod contracts;
 pub mod measure;
+pub mod plot;
+pub mod report;
+pub mod suite;
 pub mod workload;
 
 pub use measure::{Machine, Timing, compare, peak_memory};
+pub use suite::{WorkloadReport, run_workloads};
 pub use workload::{SyntheticBlock, WORKLOADS, WorkloadDb, build};

@@ -1,11 +1,12 @@
 //! Turning the validated outcome of every transaction into the block's output. An in-order
-//! pass over small per-transaction summaries applies the block gas rule, finds the first
-//! error and makes the beneficiary's deferred fees concrete; a parallel pass then builds the
-//! outputs, so the serial part of the block's tail touches little memory.
+//! pass ([`order`]) over small per-transaction summaries applies the block gas rule, finds
+//! the first error and makes the beneficiary's deferred fees concrete; a parallel pass
+//! ([`Ordered::into_outputs`]) then builds the outputs, so the serial part of the block's
+//! tail touches little memory.
 
 use crate::{
     account_effect::{AccountEffect, account_effect},
-    beneficiary::rewarded_beneficiary,
+    beneficiary::{credited_info, rewarded_beneficiary},
     block_gas::BlockGasMeter,
     error::ExecutionError,
     output::TxOutput,
@@ -16,13 +17,19 @@ use rayon::prelude::*;
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
+    primitives::hardfork::SpecId,
     state::{Account, AccountInfo, EvmState},
 };
 use std::sync::Mutex;
 
-/// Transactions and gas used of a block whose executions all validated.
-pub(crate) struct Assembled {
-    pub(crate) transactions: Vec<TxOutput>,
+/// A block whose outcomes passed the in-order checks, ready to become its output.
+pub(crate) struct Ordered<E> {
+    outcomes: Vec<Mutex<Option<TxOutcome<E>>>>,
+    /// For each transaction that deferred its fee: the beneficiary before it, and the fee.
+    credits: Vec<Option<(Option<AccountInfo>, U256)>>,
+    beneficiary: Address,
+    spec: SpecId,
+    /// Gas used by the block.
     pub(crate) gas_used: u64,
 }
 
@@ -34,9 +41,9 @@ pub(crate) enum BeneficiaryTouch {
     /// Not loaded; this fee is owed to it.
     Deferred(U256),
     /// Loaded and left as it was (`None`: loaded as non-existent).
-    Read(Option<AccountInfo>),
+    Read(Option<Box<AccountInfo>>),
     /// Changed: its info afterwards (`None`: it no longer exists).
-    Wrote(Option<AccountInfo>),
+    Wrote(Option<Box<AccountInfo>>),
 }
 
 impl BeneficiaryTouch {
@@ -50,12 +57,12 @@ impl BeneficiaryTouch {
 
     fn after(account: &Account) -> Self {
         match account_effect(account) {
-            AccountEffect::Unchanged => {
-                Self::Read((!account.is_loaded_as_not_existing()).then(|| account.info.clone()))
-            }
+            AccountEffect::Unchanged => Self::Read(
+                (!account.is_loaded_as_not_existing()).then(|| Box::new(account.info.clone())),
+            ),
             AccountEffect::Destroyed => Self::Wrote(None),
             AccountEffect::Created(account) | AccountEffect::Updated(account) => {
-                Self::Wrote(Some(account.info.clone()))
+                Self::Wrote(Some(Box::new(account.info.clone())))
             }
         }
     }
@@ -63,22 +70,18 @@ impl BeneficiaryTouch {
 
 /// Walks the final outcomes in order. The first failure (a transaction error or a block gas
 /// overrun) is the block's error, exactly as sequential execution would have stopped there.
-pub(crate) fn assemble<DB: DatabaseRef>(
-    pool: &rayon::ThreadPool,
+pub(crate) fn order<DB: DatabaseRef>(
     db: &DB,
     cfg: &CfgEnv,
     block: &BlockEnv,
     txs: &[TxEnv],
     outcomes: Vec<Mutex<Option<TxOutcome<DB::Error>>>>,
-) -> Result<Assembled, ExecutionError<DB::Error>>
-where
-    DB::Error: Send,
-{
+) -> Result<Ordered<DB::Error>, ExecutionError<DB::Error>> {
     let beneficiary = block.beneficiary;
     // The beneficiary as of the current transaction, fetched on first need.
     let mut beneficiary_info: Option<Option<AccountInfo>> = None;
     let mut gas = BlockGasMeter::new(cfg, block);
-    let mut rewarded: Vec<Option<Account>> = Vec::with_capacity(outcomes.len());
+    let mut credits = Vec::with_capacity(outcomes.len());
 
     for (index, (tx, slot)) in txs.iter().zip(&outcomes).enumerate() {
         gas.check(index, tx)?;
@@ -108,47 +111,55 @@ where
                             })?
                     }
                 };
-                let account = rewarded_beneficiary(beneficiary, prior, fee, cfg.spec);
-                beneficiary_info = match BeneficiaryTouch::after(&account) {
-                    BeneficiaryTouch::Wrote(info) | BeneficiaryTouch::Read(info) => Some(info),
-                    _ => unreachable!("the rewarded beneficiary is loaded"),
-                };
-                Some(account)
+                // A positive fee leaves the beneficiary non-empty, so it exists afterwards.
+                beneficiary_info = Some(Some(credited_info(prior.clone(), fee)));
+                Some((prior, fee))
             }
             BeneficiaryTouch::Read(info) => {
-                beneficiary_info.get_or_insert(info);
+                beneficiary_info.get_or_insert(info.map(|info| *info));
                 None
             }
             BeneficiaryTouch::Wrote(info) => {
-                beneficiary_info = Some(info);
+                beneficiary_info = Some(info.map(|info| *info));
                 None
             }
         };
-        rewarded.push(patch);
+        credits.push(patch);
     }
 
-    let transactions = pool.install(|| {
-        outcomes
+    Ok(Ordered {
+        outcomes,
+        credits,
+        beneficiary,
+        spec: cfg.spec,
+        gas_used: gas.used(),
+    })
+}
+
+impl<E: Send> Ordered<E> {
+    /// Every transaction's output, built in parallel on the current rayon pool.
+    pub(crate) fn into_outputs(self) -> Vec<TxOutput> {
+        let (beneficiary, spec) = (self.beneficiary, self.spec);
+        self.outcomes
             .into_par_iter()
-            .zip(rewarded)
-            .map(|(slot, rewarded)| {
+            .zip(self.credits)
+            .map(|(slot, credit)| {
                 let outcome = slot
                     .into_inner()
                     .expect("outcome lock poisoned")
                     .expect("every transaction executed");
                 let Ok(result) = outcome.result else {
-                    unreachable!("failures returned above")
+                    unreachable!("failures returned by order")
                 };
                 let mut state = outcome.state;
-                if let Some(account) = rewarded {
-                    state.insert(beneficiary, account);
+                if let Some((prior, fee)) = credit {
+                    state.insert(
+                        beneficiary,
+                        rewarded_beneficiary(beneficiary, prior, fee, spec),
+                    );
                 }
                 TxOutput { result, state }
             })
             .collect()
-    });
-    Ok(Assembled {
-        transactions,
-        gas_used: gas.used(),
-    })
+    }
 }

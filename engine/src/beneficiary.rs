@@ -102,6 +102,18 @@ pub(crate) fn rewarded_beneficiary(
     journal.finalize().remove(&address).unwrap_or_default()
 }
 
+/// The beneficiary's info after revm credits `fee` to an account that was `prior`: the
+/// `info` of [`rewarded_beneficiary`], without replaying the journal, for the in-order pass
+/// that only needs the balance chain (the full accounts are built afterwards, in parallel).
+pub(crate) fn credited_info(prior: Option<AccountInfo>, fee: U256) -> AccountInfo {
+    let mut info = prior.unwrap_or_default();
+    // revm leaves the balance as it was when the credit overflows.
+    if let Some(balance) = info.balance.checked_add(fee) {
+        info.balance = balance;
+    }
+    info
+}
+
 /// A database holding one account, to replay the beneficiary credit on.
 struct SingleAccountDb(Option<AccountInfo>);
 
@@ -122,5 +134,62 @@ impl Database for SingleAccountDb {
 
     fn block_hash(&mut self, _: u64) -> Result<alloy_primitives::B256, Infallible> {
         Ok(alloy_primitives::B256::ZERO)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{B256, Bytes};
+    use revm::primitives::KECCAK_EMPTY;
+
+    #[test]
+    fn credited_info_is_the_info_revm_builds() {
+        let code = Bytecode::new_raw(Bytes::from_static(&[0x60, 0x00]));
+        let priors = [
+            None,
+            Some(AccountInfo::default()),
+            Some(AccountInfo {
+                balance: U256::from(7),
+                nonce: 3,
+                ..Default::default()
+            }),
+            Some(AccountInfo {
+                balance: U256::from(1),
+                code_hash: code.hash_slow(),
+                code: Some(code.clone()),
+                ..Default::default()
+            }),
+            // Code not loaded yet: only its hash is known.
+            Some(AccountInfo {
+                balance: U256::from(1),
+                code_hash: B256::repeat_byte(0x11),
+                code: None,
+                ..Default::default()
+            }),
+            Some(AccountInfo {
+                balance: U256::MAX - U256::from(1),
+                code_hash: KECCAK_EMPTY,
+                ..Default::default()
+            }),
+        ];
+        let address = Address::repeat_byte(0xcb);
+        for spec in [
+            SpecId::FRONTIER,
+            SpecId::SPURIOUS_DRAGON,
+            SpecId::CANCUN,
+            SpecId::OSAKA,
+        ] {
+            for prior in &priors {
+                for fee in [U256::from(1), U256::from(21_000 * 7)] {
+                    let account = rewarded_beneficiary(address, prior.clone(), fee, spec);
+                    assert_eq!(
+                        credited_info(prior.clone(), fee),
+                        account.info,
+                        "{spec:?} {prior:?} {fee}"
+                    );
+                }
+            }
+        }
     }
 }

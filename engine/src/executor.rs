@@ -2,7 +2,7 @@
 //! worker threads, or sequentially where that is the better choice.
 
 use crate::{
-    assemble::assemble,
+    assemble::order,
     error::ExecutionError,
     known_dependencies::KnownDependencies,
     location::Version,
@@ -19,7 +19,7 @@ use revm::{
 use std::{
     num::NonZeroUsize,
     sync::{
-        Arc, Mutex,
+        Mutex,
         atomic::{AtomicUsize, Ordering},
     },
 };
@@ -63,7 +63,7 @@ pub struct ParallelExecutor {
     record_access: bool,
     pool: rayon::ThreadPool,
     /// The multi-version memory of the last block, cleared, for the next block to reuse.
-    spare_memory: Arc<Mutex<Option<MvMemory>>>,
+    spare_memory: Mutex<Option<MvMemory>>,
 }
 
 impl ParallelExecutor {
@@ -78,7 +78,7 @@ impl ParallelExecutor {
             policy: ExecutionPolicy::Auto,
             record_access: false,
             pool,
-            spare_memory: Arc::default(),
+            spare_memory: Mutex::default(),
         })
     }
 
@@ -91,6 +91,11 @@ impl ParallelExecutor {
     pub const fn with_policy(mut self, policy: ExecutionPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// Changes when the parallel path is used, keeping the worker threads.
+    pub const fn set_policy(&mut self, policy: ExecutionPolicy) {
+        self.policy = policy;
     }
 
     /// Sets whether parallel runs return every transaction's read and write locations in
@@ -183,24 +188,29 @@ impl ParallelExecutor {
                 .collect()
         });
         let BlockRun {
-            memory,
+            mut memory,
             outcomes,
             executions,
             validations,
             dependency_waits,
             ..
         } = run;
-        // Clearing a block's worth of versions takes a while and nobody waits for it.
-        let spare = Arc::clone(&self.spare_memory);
-        let mut memory = memory;
-        self.pool.spawn(move || {
-            memory.clear();
-            *spare.lock().expect("spare lock poisoned") = Some(memory);
+        let outputs = order(db, cfg, block, txs, outcomes).map(|ordered| {
+            let gas_used = ordered.gas_used;
+            // The pool builds the outputs and clears the memory for the next block at once.
+            let (transactions, ()) = self
+                .pool
+                .install(|| rayon::join(|| ordered.into_outputs(), || memory.clear()));
+            (transactions, gas_used)
         });
-        let assembled = assemble(&self.pool, db, cfg, block, txs, outcomes)?;
+        if outputs.is_err() {
+            memory.clear();
+        }
+        *self.spare_memory.lock().expect("spare lock poisoned") = Some(memory);
+        let (transactions, gas_used) = outputs?;
         Ok(BlockOutput {
-            transactions: assembled.transactions,
-            gas_used: assembled.gas_used,
+            transactions,
+            gas_used,
             access,
             stats: ExecutionStats {
                 threads: self.threads.get(),

@@ -3,9 +3,7 @@
 use crate::{exit, table::Table};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use parallax_bench::{Machine, Timing, WORKLOADS, build, compare};
-use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
-use serde::Serialize;
+use parallax_bench::{Machine, WORKLOADS, WorkloadReport, run_workloads};
 use std::num::NonZeroUsize;
 
 #[derive(Args)]
@@ -25,43 +23,6 @@ pub struct BenchArgs {
     /// Only these workloads [default: all].
     #[arg(long = "workload", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
-}
-
-/// One workload's measurement, as `--json` prints it.
-#[derive(Serialize)]
-pub struct WorkloadReport {
-    pub workload: &'static str,
-    pub txs: usize,
-    pub gas: u64,
-    pub threads: usize,
-    pub sequential_ms: f64,
-    pub parallel_ms: f64,
-    pub speedup: f64,
-    /// Transactions per second of the parallel engine.
-    pub tps: f64,
-    /// Gas per second of the parallel engine.
-    pub gas_per_s: f64,
-}
-
-impl WorkloadReport {
-    fn new(workload: &'static str, txs: usize, gas: u64, threads: usize, timing: Timing) -> Self {
-        let parallel_s = timing.parallel.as_secs_f64();
-        Self {
-            workload,
-            txs,
-            gas,
-            threads,
-            sequential_ms: round3(timing.sequential.as_secs_f64() * 1e3),
-            parallel_ms: round3(parallel_s * 1e3),
-            speedup: round3(timing.speedup()),
-            tps: (txs as f64 / parallel_s).round(),
-            gas_per_s: (gas as f64 / parallel_s).round(),
-        }
-    }
-}
-
-fn round3(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
 }
 
 pub fn run(args: BenchArgs) -> u8 {
@@ -85,7 +46,11 @@ pub fn run(args: BenchArgs) -> u8 {
         ProgressStyle::with_template("{bar:40} {pos}/{len} workloads  {msg}")
             .expect("valid progress template"),
     );
-    match measure_all(&workloads, threads, args.gas, args.rounds, &progress) {
+    let outcome = run_workloads(&workloads, threads, args.gas, args.rounds, |name| {
+        progress.set_message(name.to_owned());
+        progress.inc(1);
+    });
+    match outcome {
         Ok(reports) => {
             progress.finish_and_clear();
             if args.json {
@@ -114,47 +79,6 @@ pub fn run(args: BenchArgs) -> u8 {
             exit::MISMATCH
         }
     }
-}
-
-/// Measures each workload; fails on the first whose parallel result differs.
-pub fn measure_all(
-    workloads: &[&'static str],
-    threads: NonZeroUsize,
-    gas: u64,
-    rounds: usize,
-    progress: &ProgressBar,
-) -> Result<Vec<WorkloadReport>, String> {
-    let engine = ParallelExecutor::new(threads)
-        .map_err(|error| format!("cannot start {threads} worker threads: {error}"))?
-        .with_policy(ExecutionPolicy::AlwaysParallel);
-    let mut reports = Vec::with_capacity(workloads.len());
-    for name in workloads {
-        progress.set_message(*name);
-        let block = build(name, Some(gas)).expect("workload names come from WORKLOADS");
-        let run_sequential = || {
-            execute_sequential(&block.db, &block.cfg, &block.block, &block.txs)
-                .map_err(|error| error.to_string())
-        };
-        let run_parallel = || {
-            engine
-                .execute(&block.db, &block.cfg, &block.block, &block.txs)
-                .map_err(|error| error.to_string())
-        };
-        let gas_used = run_sequential()
-            .map_err(|error| format!("workload {name}: {error}"))?
-            .gas_used;
-        let timing = compare(rounds, run_sequential, run_parallel)
-            .map_err(|error| format!("workload {name}: {error}"))?;
-        reports.push(WorkloadReport::new(
-            name,
-            block.txs.len(),
-            gas_used,
-            threads.get(),
-            timing,
-        ));
-        progress.inc(1);
-    }
-    Ok(reports)
 }
 
 fn table(reports: &[WorkloadReport]) -> String {

@@ -4,6 +4,7 @@ mod bench_command;
 mod blockchain_test_command;
 mod explain_command;
 mod replay_command;
+mod report_command;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,9 @@ enum Command {
     BlockchainTest(blockchain_test_command::BlockchainTestArgs),
     /// Show how parallel each recorded block could be at best, and what serialized it.
     Explain(explain_command::ExplainArgs),
+    /// Measure the synthetic suite and every mainnet pre-state block, and write
+    /// BENCHMARKS.md with a plot of speedup against available parallelism.
+    Report(report_command::ReportArgs),
 }
 
 /// Exit statuses.
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay_command::run(args),
         Command::BlockchainTest(args) => blockchain_test_command::run(args),
         Command::Explain(args) => explain_command::run(args),
+        Command::Report(args) => report_command::run(args),
     };
     ExitCode::from(status)
 }

@@ -1,0 +1,540 @@
+//! BENCHMARKS.md: the machine, the synthetic and mainnet tables, how each result compares
+//! with its target and with what the block could at best allow, and peak memory.
+
+use crate::{Machine, WorkloadReport};
+use std::{fmt::Write, time::Duration};
+
+/// One mainnet block, timed sequentially and on the parallel engine.
+#[derive(Clone, Debug)]
+pub struct BlockMeasurement {
+    /// Block number.
+    pub number: u64,
+    /// Transactions.
+    pub txs: usize,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Available parallelism: total gas over the gas of the longest dependency chain.
+    pub bound: f64,
+    /// Median time of sequential revm.
+    pub sequential: Duration,
+    /// The parallel engine at each thread count measured.
+    pub runs: Vec<ThreadedRun>,
+}
+
+/// The parallel engine on one block at one thread count.
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadedRun {
+    /// Worker threads.
+    pub threads: usize,
+    /// Median time with the parallel path forced.
+    pub forced: Duration,
+    /// Median time under the `Auto` policy.
+    pub auto: Duration,
+    /// Whether `Auto` took the parallel path.
+    pub auto_parallel: bool,
+}
+
+impl BlockMeasurement {
+    fn run(&self, threads: usize) -> Option<&ThreadedRun> {
+        self.runs.iter().find(|run| run.threads == threads)
+    }
+
+    fn speedup(&self, time: Duration) -> f64 {
+        self.sequential.as_secs_f64() / time.as_secs_f64()
+    }
+
+    /// Forced-parallel speedup over the best the block allows on `threads` threads.
+    pub fn efficiency(&self, run: &ThreadedRun) -> f64 {
+        self.speedup(run.forced) / self.bound.min(run.threads as f64)
+    }
+}
+
+/// Everything BENCHMARKS.md reports.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Where it was measured.
+    pub machine: Machine,
+    /// When (YYYY-MM-DD, UTC).
+    pub date: String,
+    /// Timed rounds per measurement (medians are reported).
+    pub rounds: usize,
+    /// Gas per synthetic block.
+    pub synthetic_gas: u64,
+    /// Worker thread counts measured, ascending.
+    pub thread_counts: Vec<usize>,
+    /// The synthetic suite at each thread count, in `thread_counts` order.
+    pub synthetic: Vec<Vec<WorkloadReport>>,
+    /// Every mainnet pre-state block.
+    pub blocks: Vec<BlockMeasurement>,
+    /// Peak resident memory of the whole measuring run.
+    pub peak_memory: Option<u64>,
+    /// The plot of speedup against available parallelism, relative to BENCHMARKS.md.
+    pub plot: Option<String>,
+    /// Hand-written analysis appended verbatim (benches/ANALYSIS.md).
+    pub analysis: Option<String>,
+}
+
+/// Mainnet blocks with more transactions than this count towards the efficiency target.
+const EFFICIENCY_MIN_TXS: usize = 50;
+
+impl Report {
+    /// The thread count the targets are judged at: 2 when measured (the targets are set for
+    /// this 2-core machine), else the highest measured.
+    pub fn target_threads(&self) -> usize {
+        if self.thread_counts.contains(&2) {
+            2
+        } else {
+            self.thread_counts.iter().copied().max().unwrap_or(1)
+        }
+    }
+
+    fn synthetic_at(&self, threads: usize) -> &[WorkloadReport] {
+        self.thread_counts
+            .iter()
+            .position(|&t| t == threads)
+            .map_or(&[], |at| &self.synthetic[at])
+    }
+
+    /// Renders BENCHMARKS.md.
+    pub fn markdown(&self) -> String {
+        let threads = self.target_threads();
+        let mut out = String::new();
+        let _ = writeln!(out, "# Benchmarks\n");
+        let _ = writeln!(
+            out,
+            "Measured on {} with `scripts/benchmarks.sh`, which builds in release mode and runs \
+             `parallax report --threads {}`; run it again to reproduce every number here. Each \
+             time is the median of {} rounds; sequential revm and the parallel engine are timed \
+             in the same run, alternating, so both see the same machine. Every parallel result \
+             was checked equal to sequential revm before it was timed.\n",
+            self.date,
+            self.thread_counts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            self.rounds
+        );
+        self.write_machine(&mut out);
+        self.write_targets(&mut out, threads);
+        self.write_synthetic(&mut out);
+        self.write_mainnet(&mut out, threads);
+        if self.thread_counts.len() > 1 {
+            self.write_scaling(&mut out);
+        }
+        if let Some(plot) = &self.plot {
+            let _ = writeln!(
+                out,
+                "## Speedup against available parallelism\n\nEach point is a mainnet block on \
+                 the forced parallel path at {threads} threads. No block can beat the line \
+                 min({threads}, available parallelism).\n\n![speedup against available \
+                 parallelism]({plot})\n"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "## Peak memory\n\nPeak resident memory of the whole measuring run (every mainnet \
+             pre-state loaded, every synthetic block built and executed): {}.\n",
+            self.peak_memory
+                .map_or("not available on this platform".to_owned(), mebibytes)
+        );
+        if let Some(analysis) = &self.analysis {
+            out += analysis.trim_end();
+            out.push('\n');
+        }
+        out
+    }
+
+    fn write_machine(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "## Machine\n\n| CPUs | CPU model | thread counts measured |\n|---|---|---|\n| {} | {} | {} |\n",
+            self.machine.cpus,
+            self.machine.cpu_model,
+            self.thread_counts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    fn write_targets(&self, out: &mut String, threads: usize) {
+        let synthetic = self.synthetic_at(threads);
+        let speedup = |name: &str| {
+            synthetic
+                .iter()
+                .find(|r| r.workload == name)
+                .map(|r| r.speedup)
+        };
+        let erc20_tps = synthetic
+            .iter()
+            .find(|r| r.workload == "erc20")
+            .map(|r| r.tps);
+        let auto: Vec<(u64, f64)> = self
+            .blocks
+            .iter()
+            .filter_map(|b| b.run(threads).map(|run| (b.number, b.speedup(run.auto))))
+            .collect();
+        let slowest = auto.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+        let below = auto.iter().filter(|(_, s)| *s < 0.95).count();
+        let efficiencies: Vec<f64> = self
+            .blocks
+            .iter()
+            .filter(|b| b.txs > EFFICIENCY_MIN_TXS)
+            .filter_map(|b| b.run(threads).map(|run| b.efficiency(run)))
+            .collect();
+        let mean_efficiency = mean(&efficiencies);
+
+        let _ = writeln!(
+            out,
+            "## Targets at {threads} threads\n\n| target | measured | |\n|---|---|---|"
+        );
+        let mut row = |target: &str, measured: String, met: Option<bool>| {
+            let verdict = match met {
+                Some(true) => "met",
+                Some(false) => "**missed**",
+                None => "not measured",
+            };
+            let _ = writeln!(out, "| {target} | {measured} | {verdict} |");
+        };
+        for (name, label, goal) in [
+            ("raw_transfers", "independent raw transfers", 1.8),
+            ("erc20", "independent ERC-20 transfers", 1.8),
+            ("uniswap", "Uniswap-style swaps", 1.9),
+        ] {
+            let value = speedup(name);
+            row(
+                &format!("{label}: at least {goal:.1}x"),
+                value.map_or("-".into(), |v| format!("{v:.2}x")),
+                value.map(|v| v >= goal),
+            );
+        }
+        row(
+            "ERC-20 transfers: over 100,000 per second",
+            erc20_tps.map_or("-".into(), |v| format!("{v:.0} tx/s")),
+            erc20_tps.map(|v| v > 100_000.0),
+        );
+        row(
+            "no mainnet block below 0.95x (Auto policy)",
+            slowest.map_or("-".into(), |(block, s)| {
+                format!("slowest {s:.2}x (block {block}); {below} below 0.95x")
+            }),
+            slowest.map(|(_, s)| s >= 0.95),
+        );
+        row(
+            &format!(
+                "mean efficiency on blocks of more than {EFFICIENCY_MIN_TXS} txs: at least 80%"
+            ),
+            mean_efficiency.map_or("-".into(), |e| {
+                format!("{:.0}% over {} blocks", e * 100.0, efficiencies.len())
+            }),
+            mean_efficiency.map(|e| e >= 0.8),
+        );
+        let _ = writeln!(
+            out,
+            "\nEfficiency is the forced-parallel speedup over min(threads, available \
+             parallelism). Missed targets are explained under Analysis below.\n"
+        );
+    }
+
+    fn write_synthetic(&self, out: &mut String) {
+        for (threads, reports) in self.thread_counts.iter().zip(&self.synthetic) {
+            let _ = writeln!(
+                out,
+                "## Synthetic blocks, {threads} threads\n\nAbout {:.1} gigagas each, parallel \
+                 path forced (`parallax bench --threads {threads}`).\n\n| workload | txs | gas \
+                 | sequential ms | parallel ms | speedup | tx/s | gas/s |\n|---|--:|--:|--:|--:|--:|--:|--:|",
+                self.synthetic_gas as f64 / 1e9
+            );
+            for r in reports {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {:.1} | {:.1} | {:.2}x | {:.0} | {:.2} G |",
+                    r.workload,
+                    r.txs,
+                    r.gas,
+                    r.sequential_ms,
+                    r.parallel_ms,
+                    r.speedup,
+                    r.tps,
+                    r.gas_per_s / 1e9
+                );
+            }
+            out.push('\n');
+        }
+    }
+
+    fn write_mainnet(&self, out: &mut String, threads: usize) {
+        let _ = writeln!(
+            out,
+            "## Mainnet blocks, {threads} threads\n\nEvery block of \
+             `../shared/fixtures/mainnet/prestate`, transactions only. *Forced* always takes \
+             the parallel path; *Auto* is the default policy, which runs very small blocks and \
+             blocks dominated by one dependency chain sequentially. Available parallelism comes \
+             from `parallax explain`.\n\n| block | txs | gas | available parallelism | \
+             sequential ms | forced ms | forced speedup | efficiency | Auto path | Auto speedup |\n\
+             |--:|--:|--:|--:|--:|--:|--:|--:|---|--:|"
+        );
+        let (mut sequential, mut forced, mut auto) = (0.0, 0.0, 0.0);
+        for block in &self.blocks {
+            let Some(run) = block.run(threads) else {
+                continue;
+            };
+            sequential += block.sequential.as_secs_f64();
+            forced += run.forced.as_secs_f64();
+            auto += run.auto.as_secs_f64();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.2} | {:.3} | {:.3} | {:.2}x | {:.0}% | {} | {:.2}x |",
+                block.number,
+                block.txs,
+                block.gas_used,
+                block.bound,
+                block.sequential.as_secs_f64() * 1e3,
+                run.forced.as_secs_f64() * 1e3,
+                block.speedup(run.forced),
+                block.efficiency(run) * 100.0,
+                if run.auto_parallel {
+                    "parallel"
+                } else {
+                    "sequential"
+                },
+                block.speedup(run.auto),
+            );
+        }
+        if forced > 0.0 {
+            let _ = writeln!(
+                out,
+                "\nAll blocks together: sequential {:.1} ms, forced {:.1} ms ({:.2}x), Auto \
+                 {:.1} ms ({:.2}x).\n",
+                sequential * 1e3,
+                forced * 1e3,
+                sequential / forced,
+                auto * 1e3,
+                sequential / auto
+            );
+        }
+    }
+
+    fn write_scaling(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "## Thread scaling\n\n| threads | mainnet total, forced | mainnet total, Auto | \
+             mean efficiency (> {EFFICIENCY_MIN_TXS} txs) | {} |\n|--:|--:|--:|--:|{}",
+            self.synthetic
+                .first()
+                .map(|reports| {
+                    reports
+                        .iter()
+                        .map(|r| r.workload)
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                })
+                .unwrap_or_default(),
+            "--:|".repeat(self.synthetic.first().map_or(0, Vec::len))
+        );
+        for (threads, reports) in self.thread_counts.iter().zip(&self.synthetic) {
+            let runs: Vec<(&BlockMeasurement, &ThreadedRun)> = self
+                .blocks
+                .iter()
+                .filter_map(|b| b.run(*threads).map(|run| (b, run)))
+                .collect();
+            let total = |pick: fn(&ThreadedRun) -> Duration| {
+                let sequential: f64 = runs.iter().map(|(b, _)| b.sequential.as_secs_f64()).sum();
+                let parallel: f64 = runs.iter().map(|(_, run)| pick(run).as_secs_f64()).sum();
+                sequential / parallel
+            };
+            let efficiency = mean(
+                &runs
+                    .iter()
+                    .filter(|(b, _)| b.txs > EFFICIENCY_MIN_TXS)
+                    .map(|(b, run)| b.efficiency(run))
+                    .collect::<Vec<_>>(),
+            );
+            let _ = writeln!(
+                out,
+                "| {threads} | {:.2}x | {:.2}x | {} | {} |",
+                total(|run| run.forced),
+                total(|run| run.auto),
+                efficiency.map_or("-".into(), |e| format!("{:.0}%", e * 100.0)),
+                reports
+                    .iter()
+                    .map(|r| format!("{:.2}x", r.speedup))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        out.push('\n');
+    }
+
+    /// The points of the speedup plot: (available parallelism, forced speedup) per block at
+    /// `threads`.
+    pub fn plot_points(&self, threads: usize) -> Vec<(f64, f64)> {
+        self.blocks
+            .iter()
+            .filter_map(|b| b.run(threads).map(|run| (b.bound, b.speedup(run.forced))))
+            .collect()
+    }
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() / 86_400) as i64;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(value: u64) -> Duration {
+        Duration::from_millis(value)
+    }
+
+    fn workload(name: &'static str, speedup: f64) -> WorkloadReport {
+        WorkloadReport {
+            workload: name,
+            txs: 1000,
+            gas: 1_000_000_000,
+            threads: 2,
+            sequential_ms: 100.0,
+            parallel_ms: 100.0 / speedup,
+            speedup,
+            tps: 1000.0 / (0.1 / speedup),
+            gas_per_s: 1e10 * speedup,
+        }
+    }
+
+    fn report() -> Report {
+        Report {
+            machine: Machine {
+                cpus: 2,
+                cpu_model: "Test CPU".into(),
+            },
+            date: "2026-11-21".into(),
+            rounds: 5,
+            synthetic_gas: 1_000_000_000,
+            thread_counts: vec![2],
+            synthetic: vec![vec![
+                workload("raw_transfers", 0.9),
+                workload("erc20", 1.85),
+                workload("uniswap", 1.95),
+            ]],
+            blocks: vec![
+                BlockMeasurement {
+                    number: 100,
+                    txs: 120,
+                    gas_used: 15_000_000,
+                    bound: 1.5,
+                    sequential: ms(10),
+                    runs: vec![ThreadedRun {
+                        threads: 2,
+                        forced: ms(8),
+                        auto: ms(8),
+                        auto_parallel: true,
+                    }],
+                },
+                BlockMeasurement {
+                    number: 200,
+                    txs: 10,
+                    gas_used: 1_000_000,
+                    bound: 4.0,
+                    sequential: ms(1),
+                    runs: vec![ThreadedRun {
+                        threads: 2,
+                        forced: ms(2),
+                        auto: ms(1),
+                        auto_parallel: false,
+                    }],
+                },
+            ],
+            peak_memory: Some(512 * 1024 * 1024),
+            plot: Some("benchmarks/plot.png".into()),
+            analysis: Some("## Analysis\n\nWhy.\n".into()),
+        }
+    }
+
+    #[test]
+    fn efficiency_divides_by_the_achievable_bound() {
+        let block = &report().blocks[0];
+        // 1.25x against min(2 threads, 1.5).
+        assert!((block.efficiency(&block.runs[0]) - 1.25 / 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn markdown_judges_each_target() {
+        let text = report().markdown();
+        assert!(text.contains("| independent raw transfers: at least 1.8x | 0.90x | **missed** |"));
+        assert!(text.contains("| independent ERC-20 transfers: at least 1.8x | 1.85x | met |"));
+        assert!(text.contains("| Uniswap-style swaps: at least 1.9x | 1.95x | met |"));
+        // Only block 100 has more than 50 transactions: 1.25 / 1.5 = 83%.
+        assert!(text.contains("83% over 1 blocks | met |"), "{text}");
+        assert!(
+            text.contains("slowest 1.00x (block 200); 0 below 0.95x | met |"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "| 100 | 120 | 15000000 | 1.50 | 10.000 | 8.000 | 1.25x | 83% | parallel | 1.25x |"
+        ));
+        assert!(text.contains(
+            "| 200 | 10 | 1000000 | 4.00 | 1.000 | 2.000 | 0.50x | 25% | sequential | 1.00x |"
+        ));
+        assert!(text.contains("Test CPU"));
+        assert!(text.contains("512 MiB"));
+        assert!(text.contains("![speedup against available parallelism](benchmarks/plot.png)"));
+        assert!(text.trim_end().ends_with("Why."));
+        assert!(
+            !text.contains("Thread scaling"),
+            "one thread count: no scaling table"
+        );
+    }
+
+    #[test]
+    fn several_thread_counts_get_a_scaling_table() {
+        let mut report = report();
+        report.thread_counts = vec![2, 4];
+        report.synthetic.push(report.synthetic[0].clone());
+        for block in &mut report.blocks {
+            let mut run = block.runs[0];
+            run.threads = 4;
+            block.runs.push(run);
+        }
+        let text = report.markdown();
+        assert!(text.contains("## Thread scaling"));
+        assert!(text.contains("| 4 | "));
+        assert_eq!(report.target_threads(), 2);
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        let date = today();
+        assert_eq!(date.len(), 10);
+        assert!(date.as_str() >= "2024-01-01", "{date}");
+    }
+}

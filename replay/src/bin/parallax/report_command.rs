@@ -1,0 +1,269 @@
+//! `parallax report`: measures everything BENCHMARKS.md reports and writes it.
+
+use crate::exit;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use parallax_bench::{
+    Machine, WORKLOADS, WorkloadReport,
+    measure::{median, time},
+    peak_memory,
+    plot::plot_speedup,
+    report::{BlockMeasurement, Report, ThreadedRun, today},
+    run_workloads,
+};
+use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
+use parallax_replay::{
+    ReplayBlock,
+    explain::Explainer,
+    fixtures::fixtures_root,
+    prestate::{PrestateShared, block_dirs, load_block},
+};
+use revm::context::TxEnv;
+use std::{
+    num::NonZeroUsize,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Worker thread counts to measure, comma-separated [default: all CPUs].
+    #[arg(long, value_delimiter = ',')]
+    threads: Vec<NonZeroUsize>,
+    /// Timed rounds per measurement (medians are reported).
+    #[arg(long, default_value_t = 15)]
+    rounds: usize,
+    /// Gas per synthetic block.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    gas: u64,
+    /// The mainnet pre-state dumps [default: mainnet/prestate in the fixtures].
+    #[arg(long, value_name = "DIR")]
+    prestate: Option<PathBuf>,
+    /// Hand-written analysis to append.
+    #[arg(long, value_name = "FILE", default_value = "benches/ANALYSIS.md")]
+    analysis: PathBuf,
+    /// Where to write the report; the plot goes beside it, under benchmarks/.
+    #[arg(long, value_name = "FILE", default_value = "BENCHMARKS.md")]
+    output: PathBuf,
+}
+
+/// A mainnet block ready to time.
+struct Prepared {
+    block: ReplayBlock,
+    txs: Vec<TxEnv>,
+    bound: f64,
+}
+
+/// The executor of one thread count, switched between forced parallel and Auto (one pool
+/// per thread count, as a client has one).
+struct Engine {
+    threads: usize,
+    executor: ParallelExecutor,
+}
+
+pub fn run(args: ReportArgs) -> u8 {
+    match report(&args) {
+        Ok(path) => {
+            println!("wrote {}", path.display());
+            exit::OK
+        }
+        Err((status, message)) => {
+            eprintln!("error: {message}");
+            status
+        }
+    }
+}
+
+type Failure = (u8, String);
+
+fn unusable(message: impl Into<String>) -> Failure {
+    (exit::UNUSABLE, message.into())
+}
+
+fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
+    let machine = Machine::this();
+    let mut thread_counts: Vec<usize> = if args.threads.is_empty() {
+        vec![machine.cpus]
+    } else {
+        args.threads.iter().map(|t| t.get()).collect()
+    };
+    thread_counts.sort_unstable();
+    thread_counts.dedup();
+    let prestate = args
+        .prestate
+        .clone()
+        .unwrap_or_else(|| fixtures_root().join("mainnet/prestate"));
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid progress template"),
+    );
+    progress.enable_steady_tick(Duration::from_millis(200));
+
+    let mut synthetic = Vec::new();
+    for &threads in &thread_counts {
+        let reports: Vec<WorkloadReport> = run_workloads(
+            &WORKLOADS,
+            NonZeroUsize::new(threads).expect("thread counts are non-zero"),
+            args.gas,
+            args.rounds.div_ceil(3),
+            |name| progress.set_message(format!("synthetic {name}, {threads} threads")),
+        )
+        .map_err(|error| (exit::MISMATCH, error))?;
+        synthetic.push(reports);
+    }
+
+    progress.set_message(format!("loading {}", prestate.display()));
+    let blocks = prepare_blocks(&prestate, &progress)?;
+    let mut engines = thread_counts
+        .iter()
+        .map(|&threads| {
+            let count = NonZeroUsize::new(threads).expect("thread counts are non-zero");
+            let executor = ParallelExecutor::new(count)
+                .map_err(|error| unusable(format!("cannot start {threads} threads: {error}")))?;
+            Ok(Engine { threads, executor })
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let measurements = time_blocks(&blocks, &mut engines, args.rounds, &progress)?;
+    progress.finish_and_clear();
+
+    let mut report = Report {
+        machine,
+        date: today(),
+        rounds: args.rounds,
+        synthetic_gas: args.gas,
+        thread_counts,
+        synthetic,
+        blocks: measurements,
+        peak_memory: peak_memory(),
+        plot: None,
+        analysis: std::fs::read_to_string(&args.analysis).ok(),
+    };
+    let directory = args.output.parent().unwrap_or(Path::new("")).to_path_buf();
+    let plot = Path::new("benchmarks").join("speedup-vs-parallelism.png");
+    let plot_path = directory.join(&plot);
+    std::fs::create_dir_all(plot_path.parent().expect("has a parent"))
+        .map_err(|error| unusable(format!("cannot create {}: {error}", plot_path.display())))?;
+    let threads = report.target_threads();
+    match plot_speedup(&report.plot_points(threads), threads, &plot_path) {
+        Ok(()) => report.plot = Some(plot.display().to_string()),
+        Err(error) => eprintln!("warning: no plot: {error}"),
+    }
+    std::fs::write(&args.output, report.markdown())
+        .map_err(|error| unusable(format!("cannot write {}: {error}", args.output.display())))?;
+    Ok(args.output.clone())
+}
+
+/// Loads every pre-state block and finds its available parallelism.
+fn prepare_blocks(dir: &Path, progress: &ProgressBar) -> Result<Vec<Prepared>, Failure> {
+    let shared = PrestateShared::load(dir).map_err(|error| unusable(error.to_string()))?;
+    let explainer = Explainer::new(NonZeroUsize::MIN).map_err(|e| unusable(e.to_string()))?;
+    let mut blocks = Vec::new();
+    for block_dir in block_dirs(dir).map_err(|error| unusable(error.to_string()))? {
+        progress.set_message(format!("explaining {}", block_dir.display()));
+        let block = load_block(&block_dir, &shared).map_err(|e| unusable(e.to_string()))?;
+        let explanation = explainer
+            .explain(&block)
+            .map_err(|error| (exit::MISMATCH, error.to_string()))?;
+        blocks.push(Prepared {
+            txs: block.tx_envs(),
+            block,
+            bound: explanation.parallelism.bound(),
+        });
+    }
+    if blocks.is_empty() {
+        return Err(unusable(format!("no blocks in {}", dir.display())));
+    }
+    Ok(blocks)
+}
+
+/// Times every block: in each round, all blocks sequentially, then all blocks on each
+/// engine forced parallel, then under Auto, as a client importing one block after another
+/// would run them.
+fn time_blocks(
+    blocks: &[Prepared],
+    engines: &mut [Engine],
+    rounds: usize,
+    progress: &ProgressBar,
+) -> Result<Vec<BlockMeasurement>, Failure> {
+    const POLICIES: [ExecutionPolicy; 2] = [ExecutionPolicy::AlwaysParallel, ExecutionPolicy::Auto];
+    let sequential = |p: &Prepared| {
+        let env = p.block.evm_env();
+        execute_sequential(&*p.block.pre_state, &env.cfg_env, &env.block_env, &p.txs)
+            .map_err(|error| error.to_string())
+    };
+    let parallel = |engine: &ParallelExecutor, p: &Prepared| {
+        let env = p.block.evm_env();
+        engine
+            .execute(&*p.block.pre_state, &env.cfg_env, &env.block_env, &p.txs)
+            .map_err(|error| error.to_string())
+    };
+    // A wrong result is not a benchmark: check every engine and policy on every block first.
+    for p in blocks {
+        progress.set_message(format!("checking block {}", p.block.number()));
+        let expected = sequential(p);
+        for engine in engines.iter_mut() {
+            for policy in POLICIES {
+                engine.executor.set_policy(policy);
+                if parallel(&engine.executor, p) != expected {
+                    return Err((
+                        exit::MISMATCH,
+                        format!(
+                            "block {}: the result at {} threads ({policy:?}) differs from sequential revm",
+                            p.block.number(),
+                            engine.threads
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let auto_parallel: Vec<Vec<bool>> = engines
+        .iter()
+        .map(|engine| {
+            blocks
+                .iter()
+                .map(|p| engine.executor.runs_parallel(&p.txs))
+                .collect()
+        })
+        .collect();
+
+    let mut sequential_times = vec![Vec::new(); blocks.len()];
+    // [engine][policy][block]
+    let mut parallel_times = vec![vec![vec![Vec::new(); blocks.len()]; 2]; engines.len()];
+    for round in 1..=rounds.max(1) {
+        progress.set_message(format!("timing mainnet blocks, round {round} of {rounds}"));
+        for (i, p) in blocks.iter().enumerate() {
+            sequential_times[i].push(time(&mut || sequential(p)));
+        }
+        for (at, engine) in engines.iter_mut().enumerate() {
+            for (which, policy) in POLICIES.into_iter().enumerate() {
+                engine.executor.set_policy(policy);
+                for (i, p) in blocks.iter().enumerate() {
+                    parallel_times[at][which][i].push(time(&mut || parallel(&engine.executor, p)));
+                }
+            }
+        }
+    }
+
+    Ok(blocks
+        .iter()
+        .enumerate()
+        .map(|(i, p)| BlockMeasurement {
+            number: p.block.number(),
+            txs: p.txs.len(),
+            gas_used: p.block.header.gas_used,
+            bound: p.bound,
+            sequential: median(&mut sequential_times[i]),
+            runs: engines
+                .iter()
+                .enumerate()
+                .map(|(at, engine)| ThreadedRun {
+                    threads: engine.threads,
+                    forced: median(&mut parallel_times[at][0][i]),
+                    auto: median(&mut parallel_times[at][1][i]),
+                    auto_parallel: auto_parallel[at][i],
+                })
+                .collect(),
+        })
+        .collect())
+}

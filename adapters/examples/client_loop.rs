@@ -3,12 +3,14 @@
 //! and the resulting state root is checked against the block header.
 //!
 //! ```text
-//! cargo run --release -p parallax-adapters --example client_loop -- [FIXTURE] [TEST]
+//! cargo run --release -p parallax-adapters --example client_loop -- [--always-parallel] [FIXTURE] [TEST]
 //! ```
 //!
 //! FIXTURE is a BlockchainTest JSON file or a `.tar.zst` archive of them (default: the v13.3
 //! archive in ../shared/fixtures) and TEST names the chain to import (default:
-//! `medDemand_Cancun`, 23 blocks of EIP-1559 traffic on Cancun).
+//! `medDemand_Cancun`, 23 blocks of EIP-1559 traffic on Cancun). Its blocks are small, so
+//! the engine's default policy runs them sequentially; `--always-parallel` forces the
+//! parallel path on every block.
 
 use alloy_consensus::{
     Block, TxEnvelope,
@@ -25,7 +27,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 use parallax_adapters::ParallaxBlockExecutorFactory;
-use parallax_engine::ParallelExecutor;
+use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use revm::{
     bytecode::Bytecode,
     context::TxEnv,
@@ -42,7 +44,12 @@ use std::{borrow::Cow, error::Error, io::Read, path::Path, sync::Arc};
 type ChainDb = CacheDB<EmptyDB>;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let policy = if args.next_if(|arg| arg == "--always-parallel").is_some() {
+        ExecutionPolicy::AlwaysParallel
+    } else {
+        ExecutionPolicy::Auto
+    };
     let fixture = args.next().unwrap_or_else(|| {
         "../shared/fixtures/consensus/ethereum-tests-v13.3-ValidBlocks.tar.zst".into()
     });
@@ -66,7 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let factory = ParallaxBlockExecutorFactory::<WrapDatabaseRef<Arc<ChainDb>>, _, _>::new(
         AlloyReceiptBuilder::default(),
         cancun_chain(),
-        ParallelExecutor::with_available_parallelism()?,
+        ParallelExecutor::with_available_parallelism()?.with_policy(policy),
     );
 
     for fixture_block in test["blocks"].as_array().ok_or("the test has no blocks")? {

@@ -34,6 +34,10 @@ pub fn for_each_fixture_file(
     path: &Path,
     mut each: impl FnMut(FixtureSource),
 ) -> Result<(), SourceError> {
+    visit(path, &mut each)
+}
+
+fn visit(path: &Path, each: &mut dyn FnMut(FixtureSource)) -> Result<(), SourceError> {
     let suite = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -46,14 +50,19 @@ pub fn for_each_fixture_file(
     let metadata = std::fs::metadata(path).map_err(|e| error(e.to_string()))?;
     if metadata.is_dir() {
         let mut files = Vec::new();
-        collect_json(path, &mut files).map_err(|e| error(e.to_string()))?;
+        collect_fixtures(path, &mut files).map_err(|e| error(e.to_string()))?;
         files.sort();
         for file in files {
+            if is_archive(&file) {
+                // An archive in a directory is a suite of its own.
+                visit(&file, each)?;
+                continue;
+            }
             let bytes =
                 std::fs::read(&file).map_err(|e| error(format!("{}: {e}", file.display())))?;
             each(parse(&suite, &file.display().to_string(), &bytes)?);
         }
-    } else if path.to_string_lossy().ends_with(".tar.zst") {
+    } else if is_archive(path) {
         let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
         let decoder =
             zstd::stream::read::Decoder::new(file).map_err(|e| error(format!("not zstd: {e}")))?;
@@ -97,12 +106,17 @@ fn parse(suite: &str, file: &str, bytes: &[u8]) -> Result<FixtureSource, SourceE
     })
 }
 
-fn collect_json(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn is_archive(path: &Path) -> bool {
+    path.to_string_lossy().ends_with(".tar.zst")
+}
+
+/// JSON files and `.tar.zst` archives under `dir`.
+fn collect_fixtures(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            collect_json(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
+            collect_fixtures(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "json") || is_archive(&path) {
             files.push(path);
         }
     }

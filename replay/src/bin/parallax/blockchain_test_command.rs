@@ -147,7 +147,10 @@ pub fn run(args: BlockchainTestArgs) -> u8 {
     } else {
         print_summary(&summary, &executor);
     }
-    if total.failed > 0 {
+    if total.passed + total.failed + total.skipped == 0 {
+        eprintln!("error: no BlockchainTest fixtures found in the given paths");
+        exit::UNUSABLE
+    } else if total.failed > 0 {
         exit::MISMATCH
     } else {
         exit::OK

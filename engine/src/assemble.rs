@@ -8,8 +8,13 @@ use crate::{
     account_effect::{AccountEffect, account_effect},
     beneficiary::{credited_info, rewarded_beneficiary},
     block_gas::BlockGasMeter,
+    busy_recipient::recipient_account,
     error::ExecutionError,
+    location::{Location, TxIdx},
+    mv_memory::MvMemory,
     output::TxOutput,
+    value::{AccountBasic, AccountCode},
+    versioned_db::account_info,
     worker::TxOutcome,
 };
 use alloy_primitives::{Address, U256};
@@ -20,7 +25,7 @@ use revm::{
     primitives::hardfork::SpecId,
     state::{Account, AccountInfo, EvmState},
 };
-use std::sync::Mutex;
+use std::{collections::BTreeMap, sync::Mutex};
 
 /// A block whose outcomes passed the in-order checks, ready to become its output.
 pub(crate) struct Ordered<E> {
@@ -28,9 +33,30 @@ pub(crate) struct Ordered<E> {
     /// For each transaction that deferred its fee: the beneficiary before it, and the fee.
     credits: Vec<Option<(Option<AccountInfo>, U256)>>,
     beneficiary: Address,
+    /// For each transaction that paid a busy recipient through a placeholder: the recipient
+    /// and its real value before the transaction.
+    recipients: Vec<Option<RecipientPrior>>,
     spec: SpecId,
     /// Gas used by the block.
     pub(crate) gas_used: u64,
+}
+
+/// A busy recipient, and what it was before a transaction paid it through a placeholder.
+type RecipientPrior = (Address, Option<AccountInfo>);
+
+/// Why a block's outcomes did not become its output.
+pub(crate) enum Unassembled<E> {
+    /// The block fails with this error, as it does sequentially.
+    Failed(ExecutionError<E>),
+    /// A payment to a busy recipient overflowed its balance, which the placeholder could
+    /// not see: plain sequential execution gives the exact result of such a block.
+    RunSequentially,
+}
+
+impl<E> From<ExecutionError<E>> for Unassembled<E> {
+    fn from(error: ExecutionError<E>) -> Self {
+        Self::Failed(error)
+    }
 }
 
 /// What one execution did to the beneficiary, summarised by the worker that ran it.
@@ -76,12 +102,14 @@ pub(crate) fn order<DB: DatabaseRef>(
     block: &BlockEnv,
     txs: &[TxEnv],
     outcomes: Vec<Mutex<Option<TxOutcome<DB::Error>>>>,
-) -> Result<Ordered<DB::Error>, ExecutionError<DB::Error>> {
+    memory: &MvMemory,
+) -> Result<Ordered<DB::Error>, Unassembled<DB::Error>> {
     let beneficiary = block.beneficiary;
     // The beneficiary as of the current transaction, fetched on first need.
     let mut beneficiary_info: Option<Option<AccountInfo>> = None;
     let mut gas = BlockGasMeter::new(cfg, block);
     let mut credits = Vec::with_capacity(outcomes.len());
+    let mut placeholders: BTreeMap<Address, Vec<TxIdx>> = BTreeMap::new();
 
     for (index, (tx, slot)) in txs.iter().zip(&outcomes).enumerate() {
         gas.check(index, tx)?;
@@ -91,10 +119,13 @@ pub(crate) fn order<DB: DatabaseRef>(
             Ok(result) => result,
             Err(_) => {
                 let failure = slot.take().expect("checked").result.expect_err("checked");
-                return Err(ExecutionError::Transaction { index, failure });
+                return Err(ExecutionError::Transaction { index, failure }.into());
             }
         };
         gas.record(result);
+        if let Some(recipient) = outcome.placeholder {
+            placeholders.entry(recipient).or_default().push(index);
+        }
         let touch = std::mem::replace(&mut outcome.beneficiary, BeneficiaryTouch::Untouched);
         let patch = match touch {
             BeneficiaryTouch::Untouched => None,
@@ -127,13 +158,45 @@ pub(crate) fn order<DB: DatabaseRef>(
         credits.push(patch);
     }
 
+    let recipients = busy_recipient_values(db, memory, placeholders, outcomes.len())?;
     Ok(Ordered {
         outcomes,
         credits,
         beneficiary,
+        recipients,
         spec: cfg.spec,
         gas_used: gas.used(),
     })
+}
+
+/// The value each placeholder transaction's busy recipient really had before it.
+fn busy_recipient_values<DB: DatabaseRef>(
+    db: &DB,
+    memory: &MvMemory,
+    placeholders: BTreeMap<Address, Vec<TxIdx>>,
+    block_size: usize,
+) -> Result<Vec<Option<RecipientPrior>>, Unassembled<DB::Error>> {
+    let mut recipients = vec![None; block_size];
+    for (address, readers) in placeholders {
+        let base = db
+            .basic_ref(address)
+            .map_err(|error| ExecutionError::Database {
+                context: format!("reading the busy recipient {address}"),
+                error,
+            })?
+            .map(|info| AccountBasic {
+                balance: info.balance,
+                nonce: info.nonce,
+            });
+        let values = memory
+            .account_values_at(&Location::Account(address), base, &readers)
+            .ok_or(Unassembled::RunSequentially)?;
+        for (tx, value) in readers.into_iter().zip(values) {
+            let prior = value.map(|account| account_info(account, AccountCode::empty()));
+            recipients[tx] = Some((address, prior));
+        }
+    }
+    Ok(recipients)
 }
 
 impl<E: Send> Ordered<E> {
@@ -143,7 +206,8 @@ impl<E: Send> Ordered<E> {
         self.outcomes
             .into_par_iter()
             .zip(self.credits)
-            .map(|(slot, credit)| {
+            .zip(self.recipients)
+            .map(|((slot, credit), recipient)| {
                 let outcome = slot
                     .into_inner()
                     .expect("outcome lock poisoned")
@@ -157,6 +221,14 @@ impl<E: Send> Ordered<E> {
                         beneficiary,
                         rewarded_beneficiary(beneficiary, prior, fee, spec),
                     );
+                }
+                if let Some((address, prior)) = recipient {
+                    // The placeholder started empty, so its balance is what was paid.
+                    let payment = state
+                        .get(&address)
+                        .filter(|account| account.is_touched())
+                        .map(|account| account.info.balance);
+                    state.insert(address, recipient_account(address, prior, payment, spec));
                 }
                 TxOutput { result, state }
             })

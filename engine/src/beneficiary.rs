@@ -93,12 +93,25 @@ pub(crate) fn rewarded_beneficiary(
     fee: U256,
     spec: SpecId,
 ) -> Account {
+    journaled_account(address, prior, Some(fee), spec)
+}
+
+/// The entry revm's journal produces for an account that was `prior`, loaded by a
+/// transaction and, if `credit` is given, touched and credited with it.
+pub(crate) fn journaled_account(
+    address: Address,
+    prior: Option<AccountInfo>,
+    credit: Option<U256>,
+    spec: SpecId,
+) -> Account {
     // Replay exactly revm's steps (load, credit, finalize) on a journal of its own.
     let mut journal = JournalInner::<revm::context::JournalEntry>::new();
     journal.set_spec_id(spec);
     let mut db = SingleAccountDb(prior);
     let Ok(mut account) = journal.load_account_mut(&mut db, address);
-    account.data.incr_balance(fee);
+    if let Some(credit) = credit {
+        account.data.incr_balance(credit);
+    }
     journal.finalize().remove(&address).unwrap_or_default()
 }
 

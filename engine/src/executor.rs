@@ -2,7 +2,7 @@
 //! worker threads, or sequentially where that is the better choice.
 
 use crate::{
-    assemble::order,
+    assemble::{Unassembled, order},
     error::ExecutionError,
     known_dependencies::KnownDependencies,
     location::Version,
@@ -12,6 +12,7 @@ use crate::{
     sequential::execute_sequential,
     worker::{Attempt, Finished, TxOutcome, Worker},
 };
+use alloy_primitives::Address;
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -180,7 +181,8 @@ impl ParallelExecutor {
         };
         let run = BlockRun::new(memory, txs.len());
         known.seed(&run.memory, txs);
-        self.pool.broadcast(|_| run.work(db, cfg, block, txs));
+        self.pool
+            .broadcast(|_| run.work(db, cfg, block, txs, &known.busy_recipients));
 
         let access = self.record_access.then(|| {
             (0..txs.len())
@@ -195,7 +197,7 @@ impl ParallelExecutor {
             dependency_waits,
             ..
         } = run;
-        let outputs = order(db, cfg, block, txs, outcomes).map(|ordered| {
+        let outputs = order(db, cfg, block, txs, outcomes, &memory).map(|ordered| {
             let gas_used = ordered.gas_used;
             // The pool builds the outputs and clears the memory for the next block at once.
             let (transactions, ()) = self
@@ -207,7 +209,11 @@ impl ParallelExecutor {
             memory.clear();
         }
         *self.spare_memory.lock().expect("spare lock poisoned") = Some(memory);
-        let (transactions, gas_used) = outputs?;
+        let (transactions, gas_used) = match outputs {
+            Ok(outputs) => outputs,
+            Err(Unassembled::Failed(error)) => return Err(error),
+            Err(Unassembled::RunSequentially) => return execute_sequential(db, cfg, block, txs),
+        };
         Ok(BlockOutput {
             transactions,
             gas_used,
@@ -247,11 +253,17 @@ impl<E> BlockRun<E> {
     }
 
     /// The loop of one worker thread: take tasks until the block is done.
-    fn work<DB>(&self, db: &DB, cfg: &CfgEnv, block: &BlockEnv, txs: &[TxEnv])
-    where
+    fn work<DB>(
+        &self,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+        busy_recipients: &[Address],
+    ) where
         DB: DatabaseRef<Error = E>,
     {
-        let mut worker = Worker::new(db, &self.memory, cfg, block);
+        let mut worker = Worker::new(db, &self.memory, cfg, block, busy_recipients);
         let mut task = None;
         let mut idle_rounds = 0u32;
         while !self.scheduler.done() {

@@ -3,7 +3,8 @@
 //! earlier transaction paid. Marking those writes as estimates up front makes the later
 //! transaction wait for the earlier one instead of executing, failing validation and
 //! executing again. The longest chain of such dependencies also bounds how much of the block
-//! can run in parallel at all.
+//! can run in parallel at all. And an address that several transactions pay is a busy
+//! recipient, whose payments are better recorded as increments than as conflicting writes.
 
 use crate::{
     location::{Location, TxIdx},
@@ -22,6 +23,8 @@ pub(crate) struct KnownDependencies {
     /// Gas limit of the heaviest chain of known dependencies: at best, the block takes as
     /// long as executing this chain one transaction after another.
     pub(crate) longest_chain_gas: u64,
+    /// Addresses that more than one transaction pays directly, sorted.
+    pub(crate) busy_recipients: Vec<Address>,
 }
 
 impl KnownDependencies {
@@ -29,6 +32,7 @@ impl KnownDependencies {
         let mut last_writer: HashMap<Address, TxIdx> = HashMap::default();
         let mut predecessor = Vec::with_capacity(txs.len());
         let mut chain_gas: Vec<u64> = Vec::with_capacity(txs.len());
+        let mut payments: HashMap<Address, usize> = HashMap::default();
         for (tx, env) in txs.iter().enumerate() {
             let before = last_writer.get(&env.caller).copied();
             predecessor.push(before);
@@ -41,9 +45,18 @@ impl KnownDependencies {
                 && !env.value.is_zero()
             {
                 last_writer.insert(to, tx);
+                if to != env.caller {
+                    *payments.entry(to).or_default() += 1;
+                }
             }
         }
+        let mut busy_recipients: Vec<Address> = payments
+            .into_iter()
+            .filter_map(|(to, count)| (count > 1).then_some(to))
+            .collect();
+        busy_recipients.sort_unstable();
         Self {
+            busy_recipients,
             predecessor,
             total_gas: txs
                 .iter()

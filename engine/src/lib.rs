@@ -16,6 +16,7 @@ mod account_effect;
 mod assemble;
 mod beneficiary;
 mod block_gas;
+mod busy_recipient;
 mod error;
 mod executor;
 mod known_dependencies;

@@ -30,7 +30,7 @@ pub(crate) enum ReadOrigin {
     Base,
     /// A full value written by this version.
     Version(Version),
-    /// Beneficiary fees, newest first, down to (and including) the full value below them
+    /// Balance increments, newest first, down to (and including) the full value below them
     /// when one exists.
     Chain(Vec<Version>),
 }
@@ -47,10 +47,11 @@ pub(crate) enum MvRead {
     Base,
     /// The full value written by the nearest earlier writer.
     Written(Version, WriteValue),
-    /// Beneficiary fees, oldest first, on top of the account value written by `below`, or
-    /// on top of the pre-state when `below` is `None`.
-    Fees {
-        fees: Vec<(Version, U256)>,
+    /// Balance increments (beneficiary fees, payments to busy recipients), oldest first, on
+    /// top of the account value written by `below`, or on top of the pre-state when `below`
+    /// is `None`.
+    Increments {
+        increments: Vec<(Version, U256)>,
         below: Option<(Version, Option<AccountBasic>)>,
     },
 }
@@ -62,8 +63,8 @@ impl MvRead {
             Self::Blocked(_) => None,
             Self::Base => Some(ReadOrigin::Base),
             Self::Written(version, _) => Some(ReadOrigin::Version(*version)),
-            Self::Fees { fees, below } => {
-                let mut chain: Vec<Version> = fees.iter().rev().map(|(v, _)| *v).collect();
+            Self::Increments { increments, below } => {
+                let mut chain: Vec<Version> = increments.iter().rev().map(|(v, _)| *v).collect();
                 chain.extend(below.as_ref().map(|(v, _)| *v));
                 Some(ReadOrigin::Chain(chain))
             }
@@ -90,10 +91,10 @@ impl Versions {
         }
     }
 
-    /// The entry of the nearest transaction before `tx`.
-    fn latest_before(&self, tx: TxIdx) -> Option<&(TxIdx, Entry)> {
+    /// Entries of transactions before `tx`, nearest first.
+    fn before(&self, tx: TxIdx) -> impl Iterator<Item = &(TxIdx, Entry)> {
         let end = self.0.partition_point(|(writer, _)| *writer < tx);
-        end.checked_sub(1).map(|at| &self.0[at])
+        self.0[..end].iter().rev()
     }
 }
 
@@ -170,26 +171,30 @@ impl MvMemory {
     }
 
     /// Reads `location` as transaction `tx` sees it: the write of the nearest earlier
-    /// transaction, plus, for the beneficiary, the fees credited since that write.
+    /// transaction, or the increments since the last full value, plus, for the
+    /// beneficiary, the fees credited since that value.
     pub(crate) fn read(&self, location: &Location, tx: TxIdx) -> MvRead {
         let read = self.read_versions(location, tx);
-        if *location != self.beneficiary {
-            return read;
-        }
-        match read {
-            MvRead::Base => self.with_fees(None, tx),
-            MvRead::Written(version, WriteValue::Account(account)) => {
-                self.with_fees(Some((version, account)), tx)
-            }
-            other => other,
+        if *location == self.beneficiary {
+            self.with_fees(read, tx)
+        } else {
+            read
         }
     }
 
-    /// The beneficiary's value `below` plus the fees of the transactions after it and
-    /// before `tx`.
-    fn with_fees(&self, below: Option<(Version, Option<AccountBasic>)>, tx: TxIdx) -> MvRead {
+    /// Adds to a read of the beneficiary the fees of the transactions after its last full
+    /// value and before `tx`.
+    fn with_fees(&self, read: MvRead, tx: TxIdx) -> MvRead {
+        let (mut increments, below) = match read {
+            MvRead::Base => (Vec::new(), None),
+            MvRead::Written(version, WriteValue::Account(account)) => {
+                (Vec::new(), Some((version, account)))
+            }
+            MvRead::Increments { increments, below } => (increments, below),
+            blocked_or_other => return blocked_or_other,
+        };
         let from = below.as_ref().map_or(0, |(version, _)| version.tx + 1);
-        let mut fees = Vec::new();
+        let written = increments.len();
         for payer in from..tx {
             match *self.fees[payer].lock().expect("fee lock poisoned") {
                 Fee::None => {}
@@ -197,7 +202,7 @@ impl MvMemory {
                 Fee::Paid {
                     incarnation,
                     amount,
-                } => fees.push((
+                } => increments.push((
                     Version {
                         tx: payer,
                         incarnation,
@@ -206,29 +211,54 @@ impl MvMemory {
                 )),
             }
         }
-        match (fees.is_empty(), below) {
+        if increments.len() > written && written > 0 {
+            increments.sort_by_key(|(version, _)| version.tx);
+        }
+        match (increments.is_empty(), below) {
             (true, None) => MvRead::Base,
             (true, Some((version, account))) => {
                 MvRead::Written(version, WriteValue::Account(account))
             }
-            (false, below) => MvRead::Fees { fees, below },
+            (false, below) => MvRead::Increments { increments, below },
         }
     }
 
+    /// The nearest earlier write of `location`, following balance increments down to the
+    /// full value below them.
     fn read_versions(&self, location: &Location, tx: TxIdx) -> MvRead {
         let Some(entries) = self.data.get(location) else {
             return MvRead::Base;
         };
-        match entries.latest_before(tx) {
-            None => MvRead::Base,
-            Some((writer, Entry::Estimate)) => MvRead::Blocked(*writer),
-            Some((writer, Entry::Written { incarnation, value })) => MvRead::Written(
-                Version {
-                    tx: *writer,
-                    incarnation: *incarnation,
-                },
-                value.clone(),
-            ),
+        let mut increments = Vec::new();
+        for (writer, entry) in entries.before(tx) {
+            let (incarnation, value) = match entry {
+                Entry::Estimate => return MvRead::Blocked(*writer),
+                Entry::Written { incarnation, value } => (*incarnation, value),
+            };
+            let version = Version {
+                tx: *writer,
+                incarnation,
+            };
+            match value {
+                WriteValue::BalanceIncrement(amount) => increments.push((version, *amount)),
+                WriteValue::Account(account) if !increments.is_empty() => {
+                    increments.reverse();
+                    return MvRead::Increments {
+                        increments,
+                        below: Some((version, *account)),
+                    };
+                }
+                value => return MvRead::Written(version, value.clone()),
+            }
+        }
+        if increments.is_empty() {
+            MvRead::Base
+        } else {
+            increments.reverse();
+            MvRead::Increments {
+                increments,
+                below: None,
+            }
         }
     }
 
@@ -293,6 +323,45 @@ impl MvMemory {
         wrote_new_location
     }
 
+    /// The value each of `readers` (in block order) would read at the account `location`
+    /// once the block is done, starting from the pre-state value `base`. `None` when an
+    /// increment overflows the balance: the payment it came from would have failed.
+    pub(crate) fn account_values_at(
+        &self,
+        location: &Location,
+        base: Option<AccountBasic>,
+        readers: &[TxIdx],
+    ) -> Option<Vec<Option<AccountBasic>>> {
+        let entries = self.data.get(location);
+        let mut writes = entries
+            .iter()
+            .flat_map(|versions| versions.0.iter())
+            .peekable();
+        let mut running = base;
+        let mut values = Vec::with_capacity(readers.len());
+        for &reader in readers {
+            while let Some((_, entry)) = writes.next_if(|(writer, _)| *writer < reader) {
+                match entry {
+                    Entry::Written {
+                        value: WriteValue::Account(account),
+                        ..
+                    } => running = *account,
+                    Entry::Written {
+                        value: WriteValue::BalanceIncrement(amount),
+                        ..
+                    } => {
+                        let mut account = running.unwrap_or_default();
+                        account.balance = account.balance.checked_add(*amount)?;
+                        running = Some(account);
+                    }
+                    other => unreachable!("a finished block holds {other:?} at an account"),
+                }
+            }
+            values.push(running);
+        }
+        Some(values)
+    }
+
     /// Marks `location` as about to be written by `tx` before `tx` has run, so that later
     /// transactions reading it wait for `tx` instead of executing on a value that is sure
     /// to change (a sender's nonce in a chain of transactions from one account). If `tx`
@@ -336,22 +405,51 @@ impl MvMemory {
             .all(|(location, origin)| self.read(location, tx).origin().as_ref() == Some(origin))
     }
 
-    /// The locations read and written by the last recorded incarnation of `tx`, and whether
-    /// it credited a fee to the beneficiary, once the block is done.
+    /// The locations read, written and incremented by the last recorded incarnation of
+    /// `tx`, once the block is done.
     pub(crate) fn take_access_sets(&self, tx: TxIdx) -> TxAccess {
         let reads =
             std::mem::take(&mut *self.last_reads[tx].lock().expect("read-set lock poisoned"));
-        let writes = std::mem::take(
+        let written = std::mem::take(
             &mut *self.last_written[tx]
                 .lock()
                 .expect("write-set lock poisoned"),
         );
-        let fee = *self.fees[tx].lock().expect("fee lock poisoned");
+        let (increments, mut writes): (Vec<Location>, Vec<Location>) = written
+            .into_iter()
+            .partition(|location| self.increments_at(location, tx));
+        let mut increments = increments;
+        if matches!(
+            *self.fees[tx].lock().expect("fee lock poisoned"),
+            Fee::Paid { .. }
+        ) {
+            increments.push(self.beneficiary);
+        }
+        writes.sort_unstable();
+        increments.sort_unstable();
         TxAccess {
             reads: reads.into_iter().map(|(location, _)| location).collect(),
             writes,
-            credited_beneficiary: matches!(fee, Fee::Paid { .. }),
+            increments,
         }
+    }
+
+    /// Whether `tx`'s write of `location` is a balance increment.
+    fn increments_at(&self, location: &Location, tx: TxIdx) -> bool {
+        self.data.get(location).is_some_and(|versions| {
+            versions
+                .0
+                .binary_search_by_key(&tx, |(writer, _)| *writer)
+                .is_ok_and(|at| {
+                    matches!(
+                        versions.0[at].1,
+                        Entry::Written {
+                            value: WriteValue::BalanceIncrement(_),
+                            ..
+                        }
+                    )
+                })
+        })
     }
 }
 
@@ -445,11 +543,11 @@ mod tests {
                 version(1, 0)
             ]))
         );
-        let MvRead::Fees { fees, below } = read else {
-            panic!("expected fees")
+        let MvRead::Increments { increments, below } = read else {
+            panic!("expected increments")
         };
         assert_eq!(
-            fees,
+            increments,
             vec![
                 (version(2, 0), U256::from(5)),
                 (version(3, 0), U256::from(7))

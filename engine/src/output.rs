@@ -17,12 +17,12 @@ pub struct TxOutput {
 pub struct TxAccess {
     /// Locations read (the beneficiary's balance is absent when only its fee was credited).
     pub reads: Vec<Location>,
-    /// Locations written (a fee credited to the beneficiary without reading its balance is
-    /// not among them: fees commute, so they never conflict with each other).
+    /// Locations written with a full value.
     pub writes: Vec<Location>,
-    /// Whether it credited its fee to the beneficiary without reading the beneficiary; a
-    /// later transaction that reads the beneficiary depends on it.
-    pub credited_beneficiary: bool,
+    /// Account balances it added to without reading them: the beneficiary's fee, a payment
+    /// to a busy recipient. Increments commute, so they never conflict with each other; a
+    /// later transaction that reads the account depends on every one of them.
+    pub increments: Vec<Location>,
 }
 
 /// How the block was executed; informational, and not part of the result's identity.

@@ -2,13 +2,14 @@
 //! between its transactions, taken from the engine's final read and write sets.
 //!
 //! Transaction `j` depends on transaction `i < j` when `j` read a location whose value `i`
-//! wrote (the nearest such `i`). Fees credited to the beneficiary commute, so they only make
-//! a transaction that reads the beneficiary depend on the fee payers before it. No schedule
+//! wrote (the nearest such `i`). Balance increments (the beneficiary's fees, payments to a
+//! busy recipient) commute, so they never depend on each other, but a transaction that reads
+//! the account depends on every increment since its last full write. No schedule
 //! on any number of threads finishes before the heaviest chain, executed one transaction
 //! after another, so the speedup on `T` threads is at most `min(T, bound)`.
 
 use crate::{TxIdx, location::Location, output::TxAccess};
-use alloy_primitives::{Address, map::HashMap};
+use alloy_primitives::map::HashMap;
 use std::cmp::Reverse;
 
 /// The available parallelism of one block.
@@ -30,7 +31,7 @@ pub struct Parallelism {
 pub struct HotLocation {
     /// The account field or storage slot.
     pub location: Location,
-    /// Transactions that wrote it (beneficiary fees not counted).
+    /// Transactions that wrote it or added to its balance.
     pub writers: usize,
     /// Transactions that read a value another transaction of the block wrote there.
     pub dependent_readers: usize,
@@ -50,16 +51,15 @@ struct LocationStats {
 
 impl Parallelism {
     /// Analyses a block from each transaction's read and write sets and gas used.
-    pub fn analyse(access: &[TxAccess], gas_used: &[u64], beneficiary: Address) -> Self {
+    pub fn analyse(access: &[TxAccess], gas_used: &[u64]) -> Self {
         assert_eq!(
             access.len(),
             gas_used.len(),
             "one gas figure per transaction"
         );
-        let beneficiary = Location::Account(beneficiary);
         let mut last_writer: HashMap<Location, TxIdx> = HashMap::default();
-        // The fee payer with the heaviest chain since the beneficiary was last written in full.
-        let mut heaviest_fee_payer: Option<TxIdx> = None;
+        // Per location, the incrementer with the heaviest chain since its last full write.
+        let mut heaviest_increment: HashMap<Location, TxIdx> = HashMap::default();
         let mut chain_gas: Vec<u64> = Vec::with_capacity(access.len());
         // For each transaction, the transaction and location its heaviest chain came through.
         let mut predecessor: Vec<Option<(TxIdx, Location)>> = Vec::with_capacity(access.len());
@@ -80,10 +80,8 @@ impl Parallelism {
                     consider(writer, *location, &mut best);
                     depends = true;
                 }
-                if *location == beneficiary
-                    && let Some(payer) = heaviest_fee_payer
-                {
-                    consider(payer, *location, &mut best);
+                if let Some(&incrementer) = heaviest_increment.get(location) {
+                    consider(incrementer, *location, &mut best);
                     depends = true;
                 }
                 if depends {
@@ -100,14 +98,16 @@ impl Parallelism {
                     entry.touched_by += 1;
                 }
                 last_writer.insert(*location, tx);
-                if *location == beneficiary {
-                    heaviest_fee_payer = None;
-                }
+                heaviest_increment.remove(location);
             }
-            if sets.credited_beneficiary
-                && heaviest_fee_payer.is_none_or(|payer| chain_gas[tx] > chain_gas[payer])
-            {
-                heaviest_fee_payer = Some(tx);
+            for location in &sets.increments {
+                let entry = stats.entry(*location).or_default();
+                entry.writers += 1;
+                entry.touched_by += 1;
+                let heaviest = heaviest_increment.entry(*location).or_insert(tx);
+                if chain_gas[tx] > chain_gas[*heaviest] {
+                    *heaviest = tx;
+                }
             }
         }
 
@@ -166,21 +166,22 @@ impl Parallelism {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::U256;
+    use alloy_primitives::{Address, U256};
 
     fn slot(n: u64) -> Location {
         Location::Storage(Address::ZERO, U256::from(n))
     }
 
+    const COINBASE: Address = Address::repeat_byte(0xcb);
+
+    /// A transaction that also paid its fee to the beneficiary without reading it.
     fn access(reads: &[Location], writes: &[Location]) -> TxAccess {
         TxAccess {
             reads: reads.to_vec(),
             writes: writes.to_vec(),
-            credited_beneficiary: true,
+            increments: vec![Location::Account(COINBASE)],
         }
     }
-
-    const COINBASE: Address = Address::repeat_byte(0xcb);
 
     #[test]
     fn independent_transactions_are_bounded_by_the_heaviest_one() {
@@ -188,7 +189,7 @@ mod tests {
             access(&[slot(1)], &[slot(1)]),
             access(&[slot(2)], &[slot(2)]),
         ];
-        let analysis = Parallelism::analyse(&sets, &[30, 10], COINBASE);
+        let analysis = Parallelism::analyse(&sets, &[30, 10]);
         assert_eq!(analysis.critical_path, vec![0]);
         assert_eq!(analysis.critical_path_gas, 30);
         assert!((analysis.bound() - 40.0 / 30.0).abs() < 1e-9);
@@ -204,7 +205,7 @@ mod tests {
             access(&[slot(1)], &[slot(2)]),
             access(&[slot(2)], &[]),
         ];
-        let analysis = Parallelism::analyse(&sets, &[10, 25, 10, 10], COINBASE);
+        let analysis = Parallelism::analyse(&sets, &[10, 25, 10, 10]);
         assert_eq!(analysis.critical_path, vec![0, 2, 3]);
         assert_eq!(analysis.critical_path_gas, 30);
         assert_eq!(analysis.total_gas, 55);
@@ -225,11 +226,11 @@ mod tests {
             TxAccess {
                 reads: vec![coinbase],
                 writes: vec![coinbase],
-                credited_beneficiary: false,
+                increments: vec![],
             },
             access(&[slot(3)], &[slot(3)]),
         ];
-        let analysis = Parallelism::analyse(&sets, &[10, 40, 5, 10], COINBASE);
+        let analysis = Parallelism::analyse(&sets, &[10, 40, 5, 10]);
         assert_eq!(analysis.critical_path, vec![1, 2]);
         assert_eq!(analysis.critical_path_gas, 45);
         assert_eq!(analysis.hot_locations.len(), 1);
@@ -238,8 +239,35 @@ mod tests {
     }
 
     #[test]
+    fn payments_to_one_recipient_commute_until_it_is_read() {
+        let hot = Location::Account(Address::repeat_byte(0x77));
+        let pay = |n| TxAccess {
+            reads: vec![slot(n)],
+            writes: vec![],
+            increments: vec![hot],
+        };
+        let read_and_spend = TxAccess {
+            reads: vec![hot],
+            writes: vec![hot],
+            increments: vec![],
+        };
+        let sets = [pay(1), pay(2), pay(3), read_and_spend, pay(4)];
+        let analysis = Parallelism::analyse(&sets, &[10, 30, 20, 5, 10]);
+        // The payments are independent; the reader waits for the heaviest of them.
+        assert_eq!(analysis.critical_path, vec![1, 3]);
+        assert_eq!(analysis.critical_path_gas, 35);
+        let stats = &analysis.hot_locations[0];
+        assert_eq!(stats.location, hot);
+        assert_eq!(
+            (stats.writers, stats.dependent_readers, stats.touched_by),
+            (5, 1, 5)
+        );
+        assert!(stats.on_critical_path);
+    }
+
+    #[test]
     fn an_empty_block_has_a_bound_of_one() {
-        let analysis = Parallelism::analyse(&[], &[], COINBASE);
+        let analysis = Parallelism::analyse(&[], &[]);
         assert_eq!(analysis.bound(), 1.0);
         assert!(analysis.critical_path.is_empty());
     }

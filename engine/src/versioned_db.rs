@@ -52,6 +52,11 @@ pub struct VersionedDb<'a, DB> {
     base_account: Option<(Address, Option<AccountInfo>)>,
     /// The fee owed to the beneficiary when this execution did not observe its balance.
     pub(crate) deferred_beneficiary_fee: Option<U256>,
+    /// The busy recipient this transaction pays, whose balance it must not read.
+    lazy_recipient: Option<Address>,
+    /// Set when the lazy recipient had no code and was served as a placeholder: the
+    /// transaction's effect on it is an increment, and its real value is filled in later.
+    pub(crate) placeholder: Option<Address>,
 }
 
 impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
@@ -63,12 +68,17 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
             reads: ReadCache::default(),
             base_account: None,
             deferred_beneficiary_fee: None,
+            lazy_recipient: None,
+            placeholder: None,
         }
     }
 
-    /// Starts a fresh execution of transaction `tx`.
-    pub(crate) fn begin(&mut self, tx: TxIdx) {
+    /// Starts a fresh execution of transaction `tx`, which pays `lazy_recipient` (if any)
+    /// without needing its balance.
+    pub(crate) fn begin(&mut self, tx: TxIdx, lazy_recipient: Option<Address>) {
         self.tx = tx;
+        self.lazy_recipient = lazy_recipient;
+        self.placeholder = None;
         self.reads.clear();
         self.base_account = None;
         self.deferred_beneficiary_fee = None;
@@ -119,12 +129,12 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         let account = match &read {
             MvRead::Base => self.base_basic(address)?,
             MvRead::Written(_, WriteValue::Account(account)) => *account,
-            MvRead::Fees { fees, below } => {
+            MvRead::Increments { increments, below } => {
                 let start = match below {
                     Some((_, account)) => *account,
                     None => self.base_basic(address)?,
                 };
-                fees.iter().fold(start, |account, (_, amount)| {
+                increments.iter().fold(start, |account, (_, amount)| {
                     apply_increment(account, *amount)
                 })
             }
@@ -227,17 +237,21 @@ impl<DB: DatabaseRef> Database for VersionedDb<'_, DB> {
     type Error = VersionedDbError<DB::Error>;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        if self.lazy_recipient == Some(address) {
+            // A plain payment to an account without code does not depend on its balance,
+            // nonce or existence: execute it against an empty account instead of reading
+            // them, so that payments to one busy recipient do not conflict.
+            let code = self.read_code(address)?;
+            if code.hash == KECCAK_EMPTY {
+                self.placeholder = Some(address);
+                return Ok(Some(account_info(AccountBasic::default(), code)));
+            }
+        }
         let account = self.read_account(address)?;
         // Read the code even for a missing account: a later code write to it (an EIP-7702
         // delegation, a creation) must carry the storage epoch this execution saw.
         let code = self.read_code(address)?;
-        Ok(account.map(|account| AccountInfo {
-            balance: account.balance,
-            nonce: account.nonce,
-            code_hash: code.hash,
-            code: code.code,
-            ..Default::default()
-        }))
+        Ok(account.map(|account| account_info(account, code)))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
@@ -259,5 +273,16 @@ impl<DB: DatabaseRef> Database for VersionedDb<'_, DB> {
         self.base
             .block_hash_ref(number)
             .map_err(VersionedDbError::Database)
+    }
+}
+
+/// The account revm loads for balance and nonce `account` with `code`.
+pub(crate) fn account_info(account: AccountBasic, code: AccountCode) -> AccountInfo {
+    AccountInfo {
+        balance: account.balance,
+        nonce: account.nonce,
+        code_hash: code.hash,
+        code: code.code,
+        ..Default::default()
     }
 }

@@ -4,6 +4,7 @@
 use crate::{
     assemble::BeneficiaryTouch,
     beneficiary::{DeferredRewardHandler, WorkerEvm},
+    busy_recipient::lazy_recipient,
     error::TxFailure,
     location::{Location, TxIdx, Version},
     mv_memory::{MvMemory, ReadSet},
@@ -11,7 +12,7 @@ use crate::{
     versioned_db::{VersionedDb, VersionedDbError},
     write_set::write_set,
 };
-use alloy_primitives::U256;
+use alloy_primitives::{Address, U256};
 use revm::{
     Context, DatabaseRef, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -33,6 +34,9 @@ pub(crate) struct TxOutcome<E> {
     pub(crate) state: EvmState,
     /// The beneficiary fee that was recorded as an increment instead of credited.
     pub(crate) deferred_fee: Option<U256>,
+    /// The busy recipient it paid through a placeholder, whose entry in `state` is rebuilt
+    /// from its real value once the block is done.
+    pub(crate) placeholder: Option<Address>,
     /// What the execution did to the beneficiary, for the in-order assembly.
     pub(crate) beneficiary: BeneficiaryTouch,
 }
@@ -59,6 +63,7 @@ pub(crate) struct Worker<'a, DB: DatabaseRef> {
     memory: &'a MvMemory,
     cfg: &'a CfgEnv,
     block: &'a BlockEnv,
+    busy_recipients: &'a [Address],
 }
 
 impl<'a, DB: DatabaseRef> Worker<'a, DB> {
@@ -67,6 +72,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
         memory: &'a MvMemory,
         cfg: &'a CfgEnv,
         block: &'a BlockEnv,
+        busy_recipients: &'a [Address],
     ) -> Self {
         Self {
             evm: build_evm(base, memory, cfg, block),
@@ -74,12 +80,23 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             memory,
             cfg,
             block,
+            busy_recipients,
         }
     }
 
     /// Executes `version` of `tx` against the multi-version memory.
     pub(crate) fn execute(&mut self, version: Version, tx: &TxEnv) -> Attempt<DB::Error> {
-        self.evm.ctx.journaled_state.database.begin(version.tx);
+        let lazy = lazy_recipient(
+            tx,
+            self.cfg.spec,
+            self.block.beneficiary,
+            self.busy_recipients,
+        );
+        self.evm
+            .ctx
+            .journaled_state
+            .database
+            .begin(version.tx, lazy);
         self.evm.ctx.tx = tx.clone();
         self.evm.ctx.error = Ok(());
         let run = catch_unwind(AssertUnwindSafe(|| {
@@ -101,6 +118,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
         };
         let db = &mut self.evm.ctx.journaled_state.database;
         let deferred_fee = db.deferred_beneficiary_fee.take();
+        let placeholder = db.placeholder;
         let mut result = match run {
             _ if parked_error.is_some() => Err(parked_error.expect("checked")),
             Ok(Ok(result)) => Ok(result),
@@ -135,6 +153,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
                 result,
                 state,
                 deferred_fee,
+                placeholder,
             },
             reads,
             writes,

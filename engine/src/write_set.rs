@@ -21,6 +21,16 @@ pub(crate) fn write_set<DB: DatabaseRef>(
 ) -> Result<Vec<(Location, WriteValue)>, VersionedDbError<DB::Error>> {
     let mut writes = Vec::new();
     for (&address, account) in state {
+        if db.placeholder == Some(address) {
+            // Served as an empty account: whatever it received is an increment.
+            if account.is_touched() && !account.info.balance.is_zero() {
+                writes.push((
+                    Location::Account(address),
+                    WriteValue::BalanceIncrement(account.info.balance),
+                ));
+            }
+            continue;
+        }
         let (after, wipes_storage, written) = match account_effect(account) {
             AccountEffect::Unchanged => continue,
             AccountEffect::Destroyed => (None, true, None),

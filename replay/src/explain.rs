@@ -130,7 +130,7 @@ impl Explainer {
         Ok(Explanation {
             number,
             txs: gas.len(),
-            parallelism: Parallelism::analyse(&access, &gas, block.header.beneficiary),
+            parallelism: Parallelism::analyse(&access, &gas),
         })
     }
 }

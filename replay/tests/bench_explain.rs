@@ -94,10 +94,12 @@ fn bench_prints_a_table_and_takes_one_workload() {
 }
 
 #[test]
-fn explain_finds_the_chain_through_a_hot_recipient() {
-    // Block 15274915 sends 997 of its 1226 transactions to one address.
+fn explain_finds_the_chain_and_not_the_busy_recipient() {
+    // Block 15274915 sends 997 of its 1226 transactions to one address without code: those
+    // payments commute and must not show as a chain. 77 transactions through another
+    // account do form one.
     let Some(block) = fixture_or_skip(
-        "explain_finds_the_chain_through_a_hot_recipient",
+        "explain_finds_the_chain_and_not_the_busy_recipient",
         "mainnet/prestate/15274915",
     ) else {
         return;
@@ -113,21 +115,26 @@ fn explain_finds_the_chain_through_a_hot_recipient() {
     let path_gas = report["critical_path"]["gas"].as_u64().unwrap();
     let bound = report["available_parallelism"].as_f64().unwrap();
     assert!((bound - gas as f64 / path_gas as f64).abs() < 0.01);
-    let path = report["critical_path"]["txs"].as_array().unwrap();
     assert!(
-        path.len() >= 997,
-        "the hot recipient's chain is the critical path"
+        bound > 10.0,
+        "payments to one recipient do not serialize: {bound}"
     );
+    let path = report["critical_path"]["txs"].as_array().unwrap();
     assert!(path.windows(2).all(|w| w[0].as_u64() < w[1].as_u64()));
-    let hottest = &report["hot_locations"][0];
+    let hot = report["hot_locations"].as_array().unwrap();
+    assert_eq!(hot.len(), 3);
+    let hottest = &hot[0];
     assert_eq!(
         hottest["address"].as_str().unwrap().to_lowercase(),
-        "0x6262998ced04146fa42253a5c0af90ca02dfd2a3"
+        "0x7758e507850da48cd47df1fb5f875c23e3340c50"
     );
     assert_eq!(hottest["kind"], "balance_nonce");
     assert_eq!(hottest["on_critical_path"], true);
-    assert!(hottest["dependent_readers"].as_u64().unwrap() >= 996);
-    assert_eq!(report["hot_locations"].as_array().unwrap().len(), 3);
+    assert!(hottest["dependent_readers"].as_u64().unwrap() >= 70);
+    assert!(hot.iter().all(|h| {
+        h["address"].as_str().unwrap().to_lowercase()
+            != "0x6262998ced04146fa42253a5c0af90ca02dfd2a3"
+    }));
 }
 
 #[test]

@@ -6,11 +6,10 @@
 
 use crate::{
     account_effect::{AccountEffect, account_effect},
-    beneficiary::{credited_info, rewarded_beneficiary},
     block_gas::BlockGasMeter,
-    busy_recipient::recipient_account,
+    credited_account::{credited_account, credited_info},
     error::ExecutionError,
-    location::{Location, TxIdx},
+    location::TxIdx,
     mv_memory::MvMemory,
     output::TxOutput,
     value::{AccountBasic, AccountCode},
@@ -189,7 +188,7 @@ fn busy_recipient_values<DB: DatabaseRef>(
                 nonce: info.nonce,
             });
         let values = memory
-            .account_values_at(&Location::Account(address), base, &readers)
+            .values_seen_by_payers(address, base, &readers)
             .ok_or(Unassembled::RunSequentially)?;
         for (tx, value) in readers.into_iter().zip(values) {
             let prior = value.map(|account| account_info(account, AccountCode::empty()));
@@ -217,10 +216,7 @@ impl<E: Send> Ordered<E> {
                 };
                 let mut state = outcome.state;
                 if let Some((prior, fee)) = credit {
-                    state.insert(
-                        beneficiary,
-                        rewarded_beneficiary(beneficiary, prior, fee, spec),
-                    );
+                    state.insert(beneficiary, credited_account(prior, Some(fee), spec));
                 }
                 if let Some((address, prior)) = recipient {
                     // The placeholder started empty, so its balance is what was paid.
@@ -228,7 +224,7 @@ impl<E: Send> Ordered<E> {
                         .get(&address)
                         .filter(|account| account.is_touched())
                         .map(|account| account.info.balance);
-                    state.insert(address, recipient_account(address, prior, payment, spec));
+                    state.insert(address, credited_account(prior, payment, spec));
                 }
                 TxOutput { result, state }
             })

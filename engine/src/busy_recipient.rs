@@ -8,15 +8,10 @@
 //! busy recipient executes against an empty placeholder for it (once it has read that the
 //! recipient has no code), its payment is recorded as a balance increment, and the
 //! recipient's real entry is rebuilt afterwards from the value the transaction would have
-//! read, exactly as revm would have built it.
+//! read, exactly as revm would have built it (see `credited_account`).
 
-use crate::beneficiary::journaled_account;
-use alloy_primitives::{Address, TxKind, U256};
-use revm::{
-    context::TxEnv,
-    primitives::hardfork::SpecId,
-    state::{Account, AccountInfo},
-};
+use alloy_primitives::{Address, TxKind};
+use revm::{context::TxEnv, primitives::hardfork::SpecId};
 
 /// The busy recipient `tx` pays, if its payment can be an increment: a plain call with
 /// value, no EIP-7702 authorizations (they could give the recipient code), not to itself,
@@ -47,20 +42,10 @@ fn is_reserved(address: Address) -> bool {
     address.0[..18].iter().all(|byte| *byte == 0)
 }
 
-/// The recipient's entry in the transaction's state, as revm builds it for an account that
-/// was `prior` before the transaction and received `payment` (none if the payment failed).
-pub(crate) fn recipient_account(
-    address: Address,
-    prior: Option<AccountInfo>,
-    payment: Option<U256>,
-    spec: SpecId,
-) -> Account {
-    journaled_account(address, prior, payment, spec)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_primitives::U256;
 
     fn payment(to: u8) -> TxEnv {
         TxEnv {

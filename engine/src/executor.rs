@@ -174,10 +174,10 @@ impl ParallelExecutor {
             .take();
         let memory = match spare {
             Some(mut memory) => {
-                memory.reset(txs.len(), block.beneficiary);
+                memory.reset(txs.len(), block.beneficiary, &known.busy_recipients);
                 memory
             }
-            None => MvMemory::new(txs.len(), block.beneficiary),
+            None => MvMemory::new(txs.len(), block.beneficiary, &known.busy_recipients),
         };
         let run = BlockRun::new(memory, txs.len());
         known.seed(&run.memory, txs);
@@ -307,11 +307,14 @@ impl<E> BlockRun<E> {
                         writes,
                     } = *finished;
                     // A failed transaction publishes nothing, its fee included.
-                    let fee = outcome.result.as_ref().ok().and(outcome.deferred_fee);
+                    let succeeded = outcome.result.is_ok();
+                    let fee = outcome.deferred_fee.filter(|_| succeeded);
+                    let payment = outcome.payment.filter(|_| succeeded);
                     *self.outcomes[version.tx]
                         .lock()
                         .expect("outcome lock poisoned") = Some(outcome);
-                    let wrote_new_location = self.memory.record(version, reads, writes, fee);
+                    let wrote_new_location =
+                        self.memory.record(version, reads, writes, fee, payment);
                     return self.scheduler.finish_execution(version, wrote_new_location);
                 }
             }

@@ -2,6 +2,7 @@
 //! block, so that transaction `j` reads exactly what the transactions before it wrote.
 
 use crate::{
+    increments::IncrementSlots,
     location::{Incarnation, Location, TxIdx, Version},
     output::TxAccess,
     value::{AccountBasic, WriteValue},
@@ -91,38 +92,28 @@ impl Versions {
         }
     }
 
-    /// Entries of transactions before `tx`, nearest first.
-    fn before(&self, tx: TxIdx) -> impl Iterator<Item = &(TxIdx, Entry)> {
+    /// The entry of the nearest transaction before `tx`.
+    fn latest_before(&self, tx: TxIdx) -> Option<&(TxIdx, Entry)> {
         let end = self.0.partition_point(|(writer, _)| *writer < tx);
-        self.0[..end].iter().rev()
+        end.checked_sub(1).map(|at| &self.0[at])
     }
-}
-
-/// The fee one transaction credited to the block's beneficiary without reading its balance.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Fee {
-    /// None (yet): not executed, or it read the beneficiary and credited it in full.
-    #[default]
-    None,
-    /// Being re-executed: a reader of the beneficiary must wait for it.
-    Estimate,
-    /// Credited by this incarnation.
-    Paid {
-        incarnation: Incarnation,
-        amount: U256,
-    },
 }
 
 /// The shared multi-version data structure of Block-STM.
 ///
-/// Fees credited to the beneficiary live in a per-transaction array rather than in the map:
-/// nearly every transaction pays one, and funnelling them all through one location would
-/// make that location the hottest lock of the block.
+/// Balance increments (the beneficiary's fees, payments to busy recipients) live in
+/// per-transaction slots beside the map (see [`IncrementSlots`]), and reads of those accounts
+/// add them up.
 #[derive(Debug)]
 pub(crate) struct MvMemory {
     data: DashMap<Location, Versions, DefaultHashBuilder>,
-    beneficiary: Location,
-    fees: Vec<Mutex<Fee>>,
+    beneficiary: Address,
+    /// Addresses that several transactions pay directly, sorted.
+    busy_recipients: Vec<Address>,
+    /// The fee each transaction credited to the beneficiary without reading it.
+    fees: IncrementSlots,
+    /// The payment each transaction made to a busy recipient without reading it.
+    payments: IncrementSlots,
     /// Locations written by each transaction's last recorded incarnation.
     last_written: Vec<Mutex<Vec<Location>>>,
     /// Reads of each transaction's last recorded incarnation, with their origins.
@@ -130,27 +121,41 @@ pub(crate) struct MvMemory {
 }
 
 impl MvMemory {
-    pub(crate) fn new(block_size: usize, beneficiary: Address) -> Self {
+    pub(crate) fn new(
+        block_size: usize,
+        beneficiary: Address,
+        busy_recipients: &[Address],
+    ) -> Self {
         let mut memory = Self {
             // A transaction touches a handful of locations: size the map to avoid regrowth.
             data: DashMap::with_capacity_and_hasher(block_size * 2, DefaultHashBuilder::default()),
-            beneficiary: Location::Account(beneficiary),
-            fees: Vec::new(),
+            beneficiary,
+            busy_recipients: Vec::new(),
+            fees: IncrementSlots::default(),
+            payments: IncrementSlots::default(),
             last_written: Vec::new(),
             last_reads: Vec::new(),
         };
-        memory.reset(block_size, beneficiary);
+        memory.reset(block_size, beneficiary, busy_recipients);
         memory
     }
 
     /// Prepares a [cleared](Self::clear) memory for a block of `block_size` transactions,
     /// keeping the allocations of earlier blocks: fresh memory for every block would cost a
     /// page fault per page touched.
-    pub(crate) fn reset(&mut self, block_size: usize, beneficiary: Address) {
+    pub(crate) fn reset(
+        &mut self,
+        block_size: usize,
+        beneficiary: Address,
+        busy_recipients: &[Address],
+    ) {
         debug_assert!(self.data.is_empty(), "reset without clear");
-        self.beneficiary = Location::Account(beneficiary);
-        if self.fees.len() < block_size {
-            self.fees.resize_with(block_size, Mutex::default);
+        self.beneficiary = beneficiary;
+        self.busy_recipients.clear();
+        self.busy_recipients.extend_from_slice(busy_recipients);
+        self.fees.reserve(block_size);
+        self.payments.reserve(block_size);
+        if self.last_written.len() < block_size {
             self.last_written.resize_with(block_size, Mutex::default);
             self.last_reads.resize_with(block_size, Mutex::default);
         }
@@ -159,9 +164,8 @@ impl MvMemory {
     /// Forgets everything recorded, keeping the allocations.
     pub(crate) fn clear(&mut self) {
         self.data.clear();
-        for fee in &mut self.fees {
-            *fee.get_mut().expect("fee lock poisoned") = Fee::None;
-        }
+        self.fees.clear();
+        self.payments.clear();
         for written in &mut self.last_written {
             written.get_mut().expect("write-set lock poisoned").clear();
         }
@@ -170,95 +174,58 @@ impl MvMemory {
         }
     }
 
-    /// Reads `location` as transaction `tx` sees it: the write of the nearest earlier
-    /// transaction, or the increments since the last full value, plus, for the
-    /// beneficiary, the fees credited since that value.
-    pub(crate) fn read(&self, location: &Location, tx: TxIdx) -> MvRead {
-        let read = self.read_versions(location, tx);
-        if *location == self.beneficiary {
-            self.with_fees(read, tx)
-        } else {
-            read
+    /// The increment slots that may hold increments of `location`, if it is the balance of
+    /// the beneficiary or of a busy recipient.
+    fn increment_slots(&self, location: &Location) -> Option<(Address, &IncrementSlots)> {
+        match *location {
+            Location::Account(address) if address == self.beneficiary => {
+                Some((address, &self.fees))
+            }
+            Location::Account(address) if self.busy_recipients.binary_search(&address).is_ok() => {
+                Some((address, &self.payments))
+            }
+            _ => None,
         }
     }
 
-    /// Adds to a read of the beneficiary the fees of the transactions after its last full
-    /// value and before `tx`.
-    fn with_fees(&self, read: MvRead, tx: TxIdx) -> MvRead {
-        let (mut increments, below) = match read {
-            MvRead::Base => (Vec::new(), None),
-            MvRead::Written(version, WriteValue::Account(account)) => {
-                (Vec::new(), Some((version, account)))
-            }
-            MvRead::Increments { increments, below } => (increments, below),
+    /// Reads `location` as transaction `tx` sees it: the write of the nearest earlier
+    /// transaction, plus, for the beneficiary and busy recipients, the increments made since.
+    pub(crate) fn read(&self, location: &Location, tx: TxIdx) -> MvRead {
+        let read = self.read_versions(location, tx);
+        let Some((account, slots)) = self.increment_slots(location) else {
+            return read;
+        };
+        let below = match read {
+            MvRead::Base => None,
+            MvRead::Written(version, WriteValue::Account(value)) => Some((version, value)),
             blocked_or_other => return blocked_or_other,
         };
         let from = below.as_ref().map_or(0, |(version, _)| version.tx + 1);
-        let written = increments.len();
-        for payer in from..tx {
-            match *self.fees[payer].lock().expect("fee lock poisoned") {
-                Fee::None => {}
-                Fee::Estimate => return MvRead::Blocked(payer),
-                Fee::Paid {
-                    incarnation,
-                    amount,
-                } => increments.push((
-                    Version {
-                        tx: payer,
-                        incarnation,
-                    },
-                    amount,
-                )),
-            }
-        }
-        if increments.len() > written && written > 0 {
-            increments.sort_by_key(|(version, _)| version.tx);
+        let mut increments = Vec::new();
+        if let Err(writer) = slots.collect(account, from..tx, &mut increments) {
+            return MvRead::Blocked(writer);
         }
         match (increments.is_empty(), below) {
             (true, None) => MvRead::Base,
-            (true, Some((version, account))) => {
-                MvRead::Written(version, WriteValue::Account(account))
-            }
+            (true, Some((version, value))) => MvRead::Written(version, WriteValue::Account(value)),
             (false, below) => MvRead::Increments { increments, below },
         }
     }
 
-    /// The nearest earlier write of `location`, following balance increments down to the
-    /// full value below them.
     fn read_versions(&self, location: &Location, tx: TxIdx) -> MvRead {
         let Some(entries) = self.data.get(location) else {
             return MvRead::Base;
         };
-        let mut increments = Vec::new();
-        for (writer, entry) in entries.before(tx) {
-            let (incarnation, value) = match entry {
-                Entry::Estimate => return MvRead::Blocked(*writer),
-                Entry::Written { incarnation, value } => (*incarnation, value),
-            };
-            let version = Version {
-                tx: *writer,
-                incarnation,
-            };
-            match value {
-                WriteValue::BalanceIncrement(amount) => increments.push((version, *amount)),
-                WriteValue::Account(account) if !increments.is_empty() => {
-                    increments.reverse();
-                    return MvRead::Increments {
-                        increments,
-                        below: Some((version, *account)),
-                    };
-                }
-                value => return MvRead::Written(version, value.clone()),
-            }
-        }
-        if increments.is_empty() {
-            MvRead::Base
-        } else {
-            increments.reverse();
-            MvRead::Increments {
-                increments,
-                below: None,
-            }
+        match entries.latest_before(tx) {
+            None => MvRead::Base,
+            Some((writer, Entry::Estimate)) => MvRead::Blocked(*writer),
+            Some((writer, Entry::Written { incarnation, value })) => MvRead::Written(
+                Version {
+                    tx: *writer,
+                    incarnation: *incarnation,
+                },
+                value.clone(),
+            ),
         }
     }
 
@@ -266,14 +233,15 @@ impl MvMemory {
     /// wrote a location that the previous incarnation did not, which may invalidate reads of
     /// higher transactions that have already been validated.
     ///
-    /// `beneficiary_fee` is the fee the incarnation credited to the beneficiary without
-    /// reading it.
+    /// `fee` is what the incarnation credited to the beneficiary, and `payment` what it paid
+    /// a busy recipient, without reading them.
     pub(crate) fn record(
         &self,
         version: Version,
         reads: ReadSet,
         writes: Vec<(Location, WriteValue)>,
-        beneficiary_fee: Option<U256>,
+        fee: Option<U256>,
+        payment: Option<(Address, U256)>,
     ) -> bool {
         let tx = version.tx;
         let mut last_written = self.last_written[tx]
@@ -307,57 +275,47 @@ impl MvMemory {
         *last_written = new_locations;
         drop(last_written);
 
-        let mut fee = self.fees[tx].lock().expect("fee lock poisoned");
-        let paid_before = matches!(*fee, Fee::Paid { .. } | Fee::Estimate);
-        *fee = match beneficiary_fee {
-            Some(amount) => Fee::Paid {
-                incarnation: version.incarnation,
-                amount,
-            },
-            None => Fee::None,
-        };
-        wrote_new_location |= beneficiary_fee.is_some() && !paid_before;
-        drop(fee);
-
+        wrote_new_location |= self
+            .fees
+            .record(version, fee.map(|fee| (self.beneficiary, fee)));
+        wrote_new_location |= self.payments.record(version, payment);
         *self.last_reads[tx].lock().expect("read-set lock poisoned") = reads;
         wrote_new_location
     }
 
-    /// The value each of `readers` (in block order) would read at the account `location`
-    /// once the block is done, starting from the pre-state value `base`. `None` when an
-    /// increment overflows the balance: the payment it came from would have failed.
-    pub(crate) fn account_values_at(
+    /// The value each of `payers` (in block order, each of which paid the busy recipient
+    /// `account` through a placeholder) saw of it once the block is done, starting from the
+    /// pre-state value `base`. `None` when a payment overflows the balance: that payment
+    /// would have failed, which the placeholder could not see.
+    pub(crate) fn values_seen_by_payers(
         &self,
-        location: &Location,
+        account: Address,
         base: Option<AccountBasic>,
-        readers: &[TxIdx],
+        payers: &[TxIdx],
     ) -> Option<Vec<Option<AccountBasic>>> {
-        let entries = self.data.get(location);
+        let entries = self.data.get(&Location::Account(account));
         let mut writes = entries
             .iter()
             .flat_map(|versions| versions.0.iter())
             .peekable();
         let mut running = base;
-        let mut values = Vec::with_capacity(readers.len());
-        for &reader in readers {
-            while let Some((_, entry)) = writes.next_if(|(writer, _)| *writer < reader) {
+        let mut values = Vec::with_capacity(payers.len());
+        for &payer in payers {
+            while let Some((_, entry)) = writes.next_if(|(writer, _)| *writer < payer) {
                 match entry {
                     Entry::Written {
-                        value: WriteValue::Account(account),
+                        value: WriteValue::Account(value),
                         ..
-                    } => running = *account,
-                    Entry::Written {
-                        value: WriteValue::BalanceIncrement(amount),
-                        ..
-                    } => {
-                        let mut account = running.unwrap_or_default();
-                        account.balance = account.balance.checked_add(*amount)?;
-                        running = Some(account);
-                    }
+                    } => running = *value,
                     other => unreachable!("a finished block holds {other:?} at an account"),
                 }
             }
             values.push(running);
+            if let Some((_, amount)) = self.payments.paid(payer) {
+                let mut value = running.unwrap_or_default();
+                value.balance = value.balance.checked_add(amount)?;
+                running = Some(value);
+            }
         }
         Some(values)
     }
@@ -390,10 +348,8 @@ impl MvMemory {
                 entries.insert(tx, Entry::Estimate);
             }
         }
-        let mut fee = self.fees[tx].lock().expect("fee lock poisoned");
-        if matches!(*fee, Fee::Paid { .. }) {
-            *fee = Fee::Estimate;
-        }
+        self.fees.mark_estimate(tx);
+        self.payments.mark_estimate(tx);
     }
 
     /// Whether every read of the last recorded incarnation of `tx` would still see the same
@@ -410,46 +366,22 @@ impl MvMemory {
     pub(crate) fn take_access_sets(&self, tx: TxIdx) -> TxAccess {
         let reads =
             std::mem::take(&mut *self.last_reads[tx].lock().expect("read-set lock poisoned"));
-        let written = std::mem::take(
+        let mut writes = std::mem::take(
             &mut *self.last_written[tx]
                 .lock()
                 .expect("write-set lock poisoned"),
         );
-        let (increments, mut writes): (Vec<Location>, Vec<Location>) = written
-            .into_iter()
-            .partition(|location| self.increments_at(location, tx));
-        let mut increments = increments;
-        if matches!(
-            *self.fees[tx].lock().expect("fee lock poisoned"),
-            Fee::Paid { .. }
-        ) {
-            increments.push(self.beneficiary);
-        }
         writes.sort_unstable();
-        increments.sort_unstable();
+        let increments = [self.fees.paid(tx), self.payments.paid(tx)]
+            .into_iter()
+            .flatten()
+            .map(|(account, _)| Location::Account(account))
+            .collect();
         TxAccess {
             reads: reads.into_iter().map(|(location, _)| location).collect(),
             writes,
             increments,
         }
-    }
-
-    /// Whether `tx`'s write of `location` is a balance increment.
-    fn increments_at(&self, location: &Location, tx: TxIdx) -> bool {
-        self.data.get(location).is_some_and(|versions| {
-            versions
-                .0
-                .binary_search_by_key(&tx, |(writer, _)| *writer)
-                .is_ok_and(|at| {
-                    matches!(
-                        versions.0[at].1,
-                        Entry::Written {
-                            value: WriteValue::BalanceIncrement(_),
-                            ..
-                        }
-                    )
-                })
-        })
     }
 }
 
@@ -467,17 +399,19 @@ mod tests {
 
     #[test]
     fn reads_the_nearest_earlier_write() {
-        let memory = MvMemory::new(4, Address::repeat_byte(0xcb));
+        let memory = MvMemory::new(4, Address::repeat_byte(0xcb), &[]);
         memory.record(
             version(0, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(10)))],
+            None,
             None,
         );
         memory.record(
             version(2, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(30)))],
+            None,
             None,
         );
         assert!(matches!(memory.read(&slot(1), 0), MvRead::Base));
@@ -495,11 +429,12 @@ mod tests {
 
     #[test]
     fn estimates_block_readers_and_stale_writes_disappear() {
-        let memory = MvMemory::new(3, Address::repeat_byte(0xcb));
+        let memory = MvMemory::new(3, Address::repeat_byte(0xcb), &[]);
         memory.record(
             version(0, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(1)))],
+            None,
             None,
         );
         memory.convert_writes_to_estimates(0);
@@ -510,6 +445,7 @@ mod tests {
             vec![],
             vec![(slot(2), WriteValue::Storage(U256::from(2)))],
             None,
+            None,
         );
         assert!(wrote_new);
         assert!(matches!(memory.read(&slot(1), 2), MvRead::Base));
@@ -519,20 +455,21 @@ mod tests {
     fn beneficiary_fees_add_up_down_to_a_full_value() {
         let coinbase = Address::repeat_byte(0xcb);
         let location = Location::Account(coinbase);
-        let memory = MvMemory::new(5, coinbase);
+        let memory = MvMemory::new(5, coinbase, &[]);
         let full = Some(AccountBasic {
             balance: U256::from(100),
             nonce: 3,
         });
-        memory.record(version(0, 0), vec![], vec![], Some(U256::from(1)));
+        memory.record(version(0, 0), vec![], vec![], Some(U256::from(1)), None);
         memory.record(
             version(1, 0),
             vec![],
             vec![(location, WriteValue::Account(full))],
             None,
+            None,
         );
-        memory.record(version(2, 0), vec![], vec![], Some(U256::from(5)));
-        memory.record(version(3, 0), vec![], vec![], Some(U256::from(7)));
+        memory.record(version(2, 0), vec![], vec![], Some(U256::from(5)), None);
+        memory.record(version(3, 0), vec![], vec![], Some(U256::from(7)), None);
         // Transaction 1 read the beneficiary, so transaction 0's fee is inside its value.
         let read = memory.read(&location, 4);
         assert_eq!(
@@ -565,35 +502,36 @@ mod tests {
     fn a_re_executing_fee_payer_blocks_beneficiary_readers() {
         let coinbase = Address::repeat_byte(0xcb);
         let location = Location::Account(coinbase);
-        let memory = MvMemory::new(3, coinbase);
+        let memory = MvMemory::new(3, coinbase, &[]);
         // A first fee is a new write: readers validated before it must be checked again.
-        assert!(memory.record(version(0, 0), vec![], vec![], Some(U256::from(2))));
+        assert!(memory.record(version(0, 0), vec![], vec![], Some(U256::from(2)), None));
         memory.convert_writes_to_estimates(0);
         assert!(matches!(memory.read(&location, 2), MvRead::Blocked(0)));
         // Paying again after the abort is not a new write.
-        assert!(!memory.record(version(0, 1), vec![], vec![], Some(U256::from(3))));
+        assert!(!memory.record(version(0, 1), vec![], vec![], Some(U256::from(3)), None));
         assert_eq!(
             memory.read(&location, 2).origin(),
             Some(ReadOrigin::Chain(vec![version(0, 1)]))
         );
         // Not paying any more removes the fee.
-        memory.record(version(0, 2), vec![], vec![], None);
+        memory.record(version(0, 2), vec![], vec![], None, None);
         assert!(matches!(memory.read(&location, 2), MvRead::Base));
     }
 
     #[test]
     fn a_cleared_memory_forgets_the_previous_block() {
         let coinbase = Address::repeat_byte(0xcb);
-        let mut memory = MvMemory::new(2, coinbase);
+        let mut memory = MvMemory::new(2, coinbase, &[]);
         memory.record(
             version(0, 0),
             vec![(slot(3), ReadOrigin::Base)],
             vec![(slot(1), WriteValue::Storage(U256::from(1)))],
             Some(U256::from(5)),
+            None,
         );
         memory.seed_estimate(0, slot(2));
         memory.clear();
-        memory.reset(3, Address::repeat_byte(0xcc));
+        memory.reset(3, Address::repeat_byte(0xcc), &[]);
         assert!(matches!(memory.read(&slot(1), 1), MvRead::Base));
         assert!(matches!(memory.read(&slot(2), 1), MvRead::Base));
         assert!(matches!(
@@ -607,19 +545,83 @@ mod tests {
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(1)))],
             None,
+            None
         ));
     }
 
     #[test]
+    fn payments_to_a_busy_recipient_add_up_and_give_each_payer_its_prior() {
+        let recipient = Address::repeat_byte(0x77);
+        let location = Location::Account(recipient);
+        let memory = MvMemory::new(5, Address::repeat_byte(0xcb), &[recipient]);
+        let paid = |amount: u64| Some((recipient, U256::from(amount)));
+        memory.record(version(0, 0), vec![], vec![], None, paid(10));
+        let spent = Some(AccountBasic {
+            balance: U256::from(4),
+            nonce: 1,
+        });
+        memory.record(
+            version(1, 0),
+            vec![],
+            vec![(location, WriteValue::Account(spent))],
+            None,
+            None,
+        );
+        memory.record(version(2, 0), vec![], vec![], None, paid(20));
+        memory.record(version(3, 0), vec![], vec![], None, paid(30));
+        let read = memory.read(&location, 4);
+        assert_eq!(
+            read.origin(),
+            Some(ReadOrigin::Chain(vec![
+                version(3, 0),
+                version(2, 0),
+                version(1, 0)
+            ]))
+        );
+        let base = Some(AccountBasic {
+            balance: U256::from(100),
+            nonce: 0,
+        });
+        let values = memory
+            .values_seen_by_payers(recipient, base, &[0, 2, 3])
+            .expect("no overflow");
+        let balances: Vec<U256> = values.iter().map(|v| v.unwrap().balance).collect();
+        assert_eq!(balances, [100, 4, 24].map(U256::from));
+        // A payment that overflows is reported, for the block to run sequentially.
+        let near_max = Some(AccountBasic {
+            balance: U256::MAX - U256::from(15),
+            nonce: 0,
+        });
+        assert!(
+            memory
+                .values_seen_by_payers(recipient, near_max, &[0])
+                .is_some()
+        );
+        memory.record(
+            version(1, 1),
+            vec![],
+            vec![(location, WriteValue::Account(near_max))],
+            None,
+            None,
+        );
+        assert!(
+            memory
+                .values_seen_by_payers(recipient, base, &[0, 2, 3])
+                .is_none()
+        );
+    }
+
+    #[test]
     fn validation_fails_when_an_earlier_write_changes() {
-        let memory = MvMemory::new(2, Address::repeat_byte(0xcb));
+        let memory = MvMemory::new(2, Address::repeat_byte(0xcb), &[]);
         let read = memory.read(&slot(1), 1).origin().unwrap();
-        memory.record(version(1, 0), vec![(slot(1), read)], vec![], None);
+        memory.record(version(1, 0), vec![(slot(1), read)], vec![], None, None);
         assert!(memory.validate_reads(1));
         memory.record(
             version(0, 0),
             vec![],
             vec![(slot(1), WriteValue::Storage(U256::from(9)))],
+            None,
             None,
         );
         assert!(!memory.validate_reads(1));

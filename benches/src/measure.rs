@@ -38,9 +38,16 @@ pub fn compare<O: PartialEq>(
     }
     let rounds = rounds.max(1);
     let (mut seq, mut par) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
-    for _ in 0..rounds {
-        seq.push(time(&mut sequential));
-        par.push(time(&mut parallel));
+    for round in 0..rounds {
+        // Which goes first alternates too: on a noisy machine the second of two runs is
+        // not timed under the same conditions as the first.
+        if round % 2 == 0 {
+            seq.push(time(&mut sequential));
+            par.push(time(&mut parallel));
+        } else {
+            par.push(time(&mut parallel));
+            seq.push(time(&mut sequential));
+        }
     }
     Ok(Timing {
         sequential: median(&mut seq),

@@ -105,7 +105,7 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
             &WORKLOADS,
             NonZeroUsize::new(threads).expect("thread counts are non-zero"),
             args.gas,
-            args.rounds.div_ceil(3),
+            args.rounds,
             |name| progress.set_message(format!("synthetic {name}, {threads} threads")),
         )
         .map_err(|error| (exit::MISMATCH, error))?;
@@ -176,9 +176,7 @@ fn prepare_blocks(dir: &Path, progress: &ProgressBar) -> Result<Vec<Prepared>, F
     Ok(blocks)
 }
 
-/// Times every block: in each round, all blocks sequentially, then all blocks on each
-/// engine forced parallel, then under Auto, as a client importing one block after another
-/// would run them.
+/// Times every block sequentially and on each engine, forced parallel and under Auto.
 fn time_blocks(
     blocks: &[Prepared],
     engines: &mut [Engine],
@@ -230,17 +228,25 @@ fn time_blocks(
     let mut sequential_times = vec![Vec::new(); blocks.len()];
     // [engine][policy][block]
     let mut parallel_times = vec![vec![vec![Vec::new(); blocks.len()]; 2]; engines.len()];
+    // Every way of running a block: sequential revm, then each engine under each policy.
+    let runners = 1 + engines.len() * POLICIES.len();
     for round in 1..=rounds.max(1) {
         progress.set_message(format!("timing mainnet blocks, round {round} of {rounds}"));
         for (i, p) in blocks.iter().enumerate() {
-            sequential_times[i].push(time(&mut || sequential(p)));
-        }
-        for (at, engine) in engines.iter_mut().enumerate() {
-            for (which, policy) in POLICIES.into_iter().enumerate() {
-                engine.executor.set_policy(policy);
-                for (i, p) in blocks.iter().enumerate() {
-                    parallel_times[at][which][i].push(time(&mut || parallel(&engine.executor, p)));
+            // The runs of one block are timed back to back, so that they see the same
+            // machine, in an order shuffled every round: on this kind of machine a run is
+            // measurably slower or faster depending on what ran just before it (which
+            // caches are warm, whether the core was idle), and a fixed order would hand
+            // that bias to the same runner every time.
+            for runner in shuffled(runners, (round * blocks.len() + i) as u64) {
+                if runner == 0 {
+                    sequential_times[i].push(time(&mut || sequential(p)));
+                    continue;
                 }
+                let (at, which) = ((runner - 1) / POLICIES.len(), (runner - 1) % POLICIES.len());
+                let engine = &mut engines[at];
+                engine.executor.set_policy(POLICIES[which]);
+                parallel_times[at][which][i].push(time(&mut || parallel(&engine.executor, p)));
             }
         }
     }
@@ -266,4 +272,36 @@ fn time_blocks(
                 .collect(),
         })
         .collect())
+}
+
+/// `0..n` in an order drawn from `seed` (a fixed xorshift generator: the same seed gives
+/// the same order, so reports are reproducible in how they were measured).
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut order: Vec<usize> = (0..n).collect();
+    for at in (1..n).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(at, (state % (at as u64 + 1)) as usize);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shuffled;
+
+    #[test]
+    fn shuffles_are_permutations_in_varied_orders() {
+        let mut firsts = [0; 3];
+        for seed in 0..300 {
+            let mut order = shuffled(3, seed);
+            firsts[order[0]] += 1;
+            order.sort_unstable();
+            assert_eq!(order, [0, 1, 2]);
+        }
+        // Each runner goes first about a third of the time.
+        assert!(firsts.iter().all(|&count| (70..=130).contains(&count)), "{firsts:?}");
+    }
 }

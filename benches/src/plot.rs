@@ -33,6 +33,17 @@ pub fn plot_speedup(points: &[(f64, f64)], threads: usize, path: &Path) -> Resul
         .configure_mesh()
         .x_desc("available parallelism (total gas / critical-path gas, log scale)")
         .y_desc("speedup")
+        // Label only round values: on a log axis the others crowd into each other.
+        .x_label_formatter(&|x| {
+            let rounded = x.round();
+            let round = (x - rounded).abs() < 1e-6
+                && [1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 20.0, 30.0, 50.0, 100.0].contains(&rounded);
+            if round {
+                format!("{rounded:.0}")
+            } else {
+                String::new()
+            }
+        })
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(draw_error)?;

@@ -238,8 +238,9 @@ impl Report {
                      On the sequential path (the baseline's own code, so its ratios are \
                      measurement noise): {} below 0.95x",
                     below(true),
-                    slowest_of(Some(true))
-                        .map_or(String::new(), |(b, s)| format!(", slowest {s:.2}x (block {b})")),
+                    slowest_of(Some(true)).map_or(String::new(), |(b, s)| format!(
+                        ", slowest {s:.2}x (block {b})"
+                    )),
                     below(false)
                 )
             }),

@@ -302,6 +302,9 @@ mod tests {
             assert_eq!(order, [0, 1, 2]);
         }
         // Each runner goes first about a third of the time.
-        assert!(firsts.iter().all(|&count| (70..=130).contains(&count)), "{firsts:?}");
+        assert!(
+            firsts.iter().all(|&count| (70..=130).contains(&count)),
+            "{firsts:?}"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! `parallax bench`.
 
+use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use parallax_bench::{Machine, WORKLOADS, WorkloadReport, run_workloads};
 use std::num::NonZeroUsize;
 
@@ -37,15 +37,7 @@ pub fn run(args: BenchArgs) -> u8 {
             .filter(|name| args.workloads.iter().any(|wanted| wanted == name))
             .collect()
     };
-    let progress = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(workloads.len() as u64)
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} workloads  {msg}")
-            .expect("valid progress template"),
-    );
+    let progress = item_progress(workloads.len(), "workloads", args.json);
     let outcome = run_workloads(&workloads, threads, args.gas, args.rounds, |name| {
         progress.set_message(name.to_owned());
         progress.inc(1);

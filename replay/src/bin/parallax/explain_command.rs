@@ -1,8 +1,8 @@
 //! `parallax explain`.
 
+use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use parallax_engine::{HotLocation, Location};
 use parallax_replay::{
     discover::{Loader, discover},
@@ -120,15 +120,7 @@ pub fn run(args: ExplainArgs) -> u8 {
             return exit::UNUSABLE;
         }
     };
-    let progress = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(sources.len() as u64)
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} blocks  {msg}")
-            .expect("valid progress template"),
-    );
+    let progress = item_progress(sources.len(), "blocks", args.json);
     let mut loader = Loader::default();
     let (mut unusable, mut failed) = (0, 0);
     for source in &sources {

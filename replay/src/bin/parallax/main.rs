@@ -3,6 +3,7 @@
 mod bench_command;
 mod blockchain_test_command;
 mod explain_command;
+mod progress;
 mod replay_command;
 mod report_command;
 mod table;

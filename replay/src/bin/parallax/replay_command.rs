@@ -1,8 +1,8 @@
 //! `parallax replay`.
 
+use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use parallax_replay::{
     ReplayBlock,
@@ -102,15 +102,7 @@ pub fn run(args: ReplayArgs) -> u8 {
     };
     let executors = Executors::new(engine);
 
-    let progress = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(jobs.len() as u64)
-    };
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} blocks  {msg}")
-            .expect("valid progress template"),
-    );
+    let progress = item_progress(jobs.len(), "blocks", args.json);
     let mut loader = Loader::default();
     let mut reports = Vec::new();
     let mut unusable = Vec::new();

@@ -92,13 +92,7 @@ fn dropped_transaction_fails_the_transactions_root() {
         return;
     };
     let run = parallax(&["replay", path.to_str().unwrap()]);
-    assert_eq!(run.status, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("block 4370000: transactions_root mismatch"),
-        "{}",
-        run.stderr
-    );
+    run.assert_fails_with(1, "block 4370000: transactions_root mismatch");
 }
 
 #[test]
@@ -116,12 +110,7 @@ fn wrong_coinbase_fails_the_state_root_naming_the_account() {
         return;
     };
     let run = parallax(&["replay", path.to_str().unwrap()]);
-    assert_eq!(run.status, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("block 15537394: state_root mismatch"),
-        "{}",
-        run.stderr
-    );
+    run.assert_fails_with(1, "block 15537394: state_root mismatch");
     assert!(
         run.stderr.contains("first difference: account"),
         "{}",
@@ -191,8 +180,7 @@ fn tampered_storage_values_in_a_dump_fail_the_checks() {
     }
     write_json(&block_dir.join("pre_state.json.gz"), &state);
     let run = parallax(&["replay", dir.to_str().unwrap()]);
-    assert_eq!(run.status, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("block 19934116:"), "{}", run.stderr);
+    run.assert_fails_with(1, "block 19934116:");
     assert!(run.stderr.contains("mismatch"), "{}", run.stderr);
 }
 
@@ -205,13 +193,7 @@ fn proof_that_does_not_hash_to_the_parent_root_is_unusable() {
         return;
     };
     let run = parallax(&["replay", path.to_str().unwrap()]);
-    assert_eq!(run.status, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("does not hash to the parent's state root"),
-        "{}",
-        run.stderr
-    );
+    run.assert_fails_with(2, "does not hash to the parent's state root");
 }
 
 #[test]
@@ -223,19 +205,13 @@ fn code_hash_without_code_is_unusable() {
         return;
     };
     let run = parallax(&["replay", path.to_str().unwrap()]);
-    assert_eq!(run.status, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("no code is recorded"), "{}", run.stderr);
+    run.assert_fails_with(2, "no code is recorded");
 }
 
 #[test]
 fn missing_file_is_unusable() {
     let run = parallax(&["replay", "/nonexistent/block.json"]);
-    assert_eq!(run.status, 2);
-    assert!(
-        run.stderr.contains("/nonexistent/block.json"),
-        "{}",
-        run.stderr
-    );
+    run.assert_fails_with(2, "/nonexistent/block.json");
 }
 
 #[test]
@@ -243,8 +219,7 @@ fn malformed_json_is_unusable() {
     let path = temp_dir("malformed").join("block.json");
     std::fs::write(&path, "{\"full_blocks\": [").unwrap();
     let run = parallax(&["replay", path.to_str().unwrap()]);
-    assert_eq!(run.status, 2);
-    assert!(run.stderr.contains("malformed JSON"), "{}", run.stderr);
+    run.assert_fails_with(2, "malformed JSON");
 }
 
 #[test]
@@ -252,12 +227,7 @@ fn unrecognised_json_is_unusable() {
     let path = temp_dir("unrecognised").join("block.json");
     std::fs::write(&path, "{\"hello\": 1}").unwrap();
     let run = parallax(&["replay", path.to_str().unwrap()]);
-    assert_eq!(run.status, 2);
-    assert!(
-        run.stderr.contains("not a recognised block recording"),
-        "{}",
-        run.stderr
-    );
+    run.assert_fails_with(2, "not a recognised block recording");
 }
 
 #[test]

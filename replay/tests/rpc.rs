@@ -54,18 +54,11 @@ fn bad_answer_from_the_node_is_unusable() {
     }
     let node = RecordedNode::serve(&[recording]);
     let run = parallax(&["replay", "--rpc", node.url(), "--blocks", "4370000"]);
-    assert_eq!(run.status, 2, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("does not hash to the parent's state root"),
-        "{}",
-        run.stderr
-    );
+    run.assert_fails_with(2, "does not hash to the parent's state root");
 }
 
 #[test]
 fn unreachable_node_is_unusable() {
     let run = parallax(&["replay", "--rpc", "http://127.0.0.1:9", "--blocks", "1"]);
-    assert_eq!(run.status, 2);
-    assert!(run.stderr.contains("eth_chainId"), "{}", run.stderr);
+    run.assert_fails_with(2, "eth_chainId");
 }

@@ -16,6 +16,15 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// Asserts that the run exited with `status` and that its error output mentions
+    /// `needle`, showing the error output when either fails.
+    pub fn assert_fails_with(&self, status: i32, needle: &str) {
+        assert_eq!(self.status, status, "{}", self.stderr);
+        assert!(self.stderr.contains(needle), "{}", self.stderr);
+    }
+}
+
 /// Runs `parallax` with `args`.
 pub fn parallax(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_parallax"))

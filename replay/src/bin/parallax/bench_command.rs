@@ -26,9 +26,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> u8 {
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let threads = crate::threads_or_all_cpus(args.threads);
     let workloads: Vec<&'static str> = if args.workloads.is_empty() {
         WORKLOADS.to_vec()
     } else {

@@ -74,9 +74,7 @@ pub fn run(args: BlockchainTestArgs) -> u8 {
     let executor = if args.sequential {
         Executor::Sequential
     } else {
-        let threads = args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+        let threads = crate::threads_or_all_cpus(args.threads);
         match ParallelExecutor::new(threads) {
             Ok(engine) => Executor::Parallel(Arc::new(
                 engine.with_policy(ExecutionPolicy::AlwaysParallel),

@@ -110,9 +110,7 @@ pub fn run(args: ExplainArgs) -> u8 {
             return exit::UNUSABLE;
         }
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let threads = crate::threads_or_all_cpus(args.threads);
     let explainer = match Explainer::new(threads) {
         Ok(explainer) => explainer,
         Err(error) => {

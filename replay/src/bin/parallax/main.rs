@@ -45,6 +45,13 @@ pub mod exit {
     pub const UNUSABLE: u8 = 2;
 }
 
+/// The worker threads to use: `--threads` when given, otherwise every CPU.
+pub fn threads_or_all_cpus(threads: Option<std::num::NonZeroUsize>) -> std::num::NonZeroUsize {
+    threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {

@@ -85,9 +85,7 @@ pub fn run(args: ReplayArgs) -> u8 {
             }
         },
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let threads = crate::threads_or_all_cpus(args.threads);
     let policy = if args.auto {
         ExecutionPolicy::Auto
     } else {

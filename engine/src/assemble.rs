@@ -5,16 +5,14 @@
 //! tail touches little memory.
 
 use crate::{
-    account_effect::{AccountEffect, account_effect},
-    block_gas::BlockGasMeter,
-    credited_account::{credited_account, credited_info},
+    blockstm::{AccountBasic, AccountCode, BeneficiaryTouch, MvMemory, TxOutcome, account_info},
+    chain::{
+        block_gas::BlockGasMeter,
+        credited_account::{credited_account, credited_info},
+    },
     error::ExecutionError,
     location::TxIdx,
-    mv_memory::MvMemory,
     output::TxOutput,
-    value::{AccountBasic, AccountCode},
-    versioned_db::account_info,
-    worker::TxOutcome,
 };
 use alloy_primitives::{Address, U256};
 use rayon::prelude::*;
@@ -22,7 +20,7 @@ use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
     primitives::hardfork::SpecId,
-    state::{Account, AccountInfo, EvmState},
+    state::AccountInfo,
 };
 use std::{collections::BTreeMap, sync::Mutex};
 
@@ -58,41 +56,6 @@ impl<E> From<ExecutionError<E>> for Unassembled<E> {
     }
 }
 
-/// What one execution did to the beneficiary, summarised by the worker that ran it.
-#[derive(Debug)]
-pub(crate) enum BeneficiaryTouch {
-    /// Not loaded and owed nothing (a failed transaction).
-    Untouched,
-    /// Not loaded; this fee is owed to it.
-    Deferred(U256),
-    /// Loaded and left as it was (`None`: loaded as non-existent).
-    Read(Option<Box<AccountInfo>>),
-    /// Changed: its info afterwards (`None`: it no longer exists).
-    Wrote(Option<Box<AccountInfo>>),
-}
-
-impl BeneficiaryTouch {
-    /// Summarises `state` for `beneficiary`, given the fee the execution deferred.
-    pub(crate) fn of(state: &EvmState, beneficiary: Address, deferred_fee: Option<U256>) -> Self {
-        match state.get(&beneficiary) {
-            None => deferred_fee.map_or(Self::Untouched, Self::Deferred),
-            Some(account) => Self::after(account),
-        }
-    }
-
-    fn after(account: &Account) -> Self {
-        match account_effect(account) {
-            AccountEffect::Unchanged => Self::Read(
-                (!account.is_loaded_as_not_existing()).then(|| Box::new(account.info.clone())),
-            ),
-            AccountEffect::Destroyed => Self::Wrote(None),
-            AccountEffect::Created(account) | AccountEffect::Updated(account) => {
-                Self::Wrote(Some(Box::new(account.info.clone())))
-            }
-        }
-    }
-}
-
 /// Walks the final outcomes in order. The first failure (a transaction error or a block gas
 /// overrun) is the block's error, exactly as sequential execution would have stopped there.
 pub(crate) fn order<DB: DatabaseRef>(
@@ -114,12 +77,9 @@ pub(crate) fn order<DB: DatabaseRef>(
         gas.check(index, tx)?;
         let mut slot = slot.lock().expect("outcome lock poisoned");
         let outcome = slot.as_mut().expect("every transaction executed");
-        let result = match &outcome.result {
-            Ok(result) => result,
-            Err(_) => {
-                let failure = slot.take().expect("checked").result.expect_err("checked");
-                return Err(ExecutionError::Transaction { index, failure }.into());
-            }
+        let Ok(result) = &outcome.result else {
+            let failure = slot.take().expect("checked").result.expect_err("checked");
+            return Err(ExecutionError::Transaction { index, failure }.into());
         };
         gas.record(result);
         if let Some(recipient) = outcome.placeholder {

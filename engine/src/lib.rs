@@ -12,28 +12,58 @@
 //! assert_eq!(parallel, execute_sequential(&db, &cfg, &block, &txs).unwrap());
 //! ```
 
-mod account_effect;
+//! # Where things are
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `executor` | [`ParallelExecutor`] and [`ExecutionPolicy`]: the entry point, and the choice between the parallel and the sequential path |
+//! | `sequential` | [`execute_sequential`]: plain revm, the reference every result is checked against |
+//! | `blockstm` | the Block-STM machinery: multi-version memory, the versioned database view, the worker, the scheduler, write sets |
+//! | `chain` | every Ethereum rule the engine relies on (fees and the London rule, EIP-161, the block gas limit, fork gates, known dependencies, the mainnet EVM), behind one seam |
+//! | `assemble` | the in-order pass over the validated outcomes and the parallel build of the block's output |
+//! | `output`, `state_diff`, `error` | what a run returns |
+//! | `parallelism` | the analysis behind `parallax explain`: dependencies, critical path, hot locations |
+//!
+//! # Where a conflict is detected
+//!
+//! In two places, both in `blockstm::mv_memory`:
+//! - **during execution**, when a read meets an *estimate* (`MvMemory::read` returns
+//!   `MvRead::Blocked`): an earlier transaction is being re-executed and will probably write
+//!   there again. The versioned database turns that into `VersionedDbError::Blocked`, the
+//!   worker stops the execution (`Attempt::Blocked`), and the scheduler parks the transaction
+//!   on the earlier one (`Scheduler::add_dependency`);
+//! - **after execution**, when validation finds that a read would now see another write
+//!   (`MvMemory::validate_reads`): the incarnation is aborted
+//!   (`Scheduler::try_validation_abort`) and its writes become estimates
+//!   (`MvMemory::convert_writes_to_estimates`).
+//!
+//! # A transaction's incarnations
+//!
+//! ```text
+//!              next_task                      finish_execution
+//! ReadyToExecute ───────► Executing ─────────────────────────────► Executed
+//!      ▲                     │ read an estimate                       │ validation failed
+//!      │ dependency done     ▼ (add_dependency)                       ▼ (try_validation_abort)
+//!      └──────────────── Aborting ◄─────────────────────────────────── ┘
+//!                  (incarnation + 1)
+//! ```
+//!
+//! Each return to `ReadyToExecute` starts a new incarnation; a transaction's writes are
+//! identified by its `Version` (transaction and incarnation), and a read stays valid while
+//! the version it read from is still the one it would read.
+
 mod assemble;
-mod beneficiary;
-mod block_gas;
-mod busy_recipient;
-mod credited_account;
+mod blockstm;
+mod chain;
 mod error;
 mod executor;
-mod increments;
-mod known_dependencies;
 mod location;
-mod mv_memory;
 mod output;
 mod parallelism;
-mod scheduler;
 mod sequential;
 mod state_diff;
-mod value;
-mod versioned_db;
-mod worker;
-mod write_set;
 
+pub use blockstm::versioned_db::VersionedDbError;
 pub use error::{ExecutionError, TxFailure};
 pub use executor::{
     ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS, MIN_PARALLELISM, ParallelExecutor,
@@ -43,4 +73,3 @@ pub use output::{BlockOutput, ExecutionStats, TxAccess, TxOutput};
 pub use parallelism::{HotLocation, Parallelism};
 pub use sequential::execute_sequential;
 pub use state_diff::{AccountDiff, StateDiff};
-pub use versioned_db::VersionedDbError;

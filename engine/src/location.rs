@@ -6,15 +6,15 @@ use alloy_primitives::{Address, U256};
 pub type TxIdx = usize;
 
 /// How many times a transaction has been re-executed (0 for its first execution).
-pub type Incarnation = u32;
+pub(crate) type Incarnation = u32;
 
 /// One execution of one transaction: its writes are identified by this pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Version {
+pub(crate) struct Version {
     /// The transaction that wrote.
-    pub tx: TxIdx,
+    pub(crate) tx: TxIdx,
     /// The incarnation of that transaction that wrote.
-    pub incarnation: Incarnation,
+    pub(crate) incarnation: Incarnation,
 }
 
 /// A location in the multi-version memory, keyed by its full identity (never a lossy hash).

@@ -3,12 +3,12 @@
 //! blocks too small to gain from threads.
 
 use crate::{
-    block_gas::BlockGasMeter,
+    chain::{block_gas::BlockGasMeter, evm::mainnet_evm},
     error::{ExecutionError, TxFailure},
     output::{BlockOutput, ExecutionStats, TxOutput},
 };
 use revm::{
-    Context, DatabaseRef, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext,
+    DatabaseRef, ExecuteCommitEvm, ExecuteEvm,
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
     database_interface::bal::EvmDatabaseError,
@@ -23,11 +23,7 @@ pub fn execute_sequential<DB: DatabaseRef>(
     txs: &[TxEnv],
 ) -> Result<BlockOutput, ExecutionError<DB::Error>> {
     let state = State::builder().with_database_ref(db).build();
-    let mut evm = Context::mainnet()
-        .with_db(state)
-        .with_block(block.clone())
-        .with_cfg(cfg.clone())
-        .build_mainnet();
+    let mut evm = mainnet_evm(state, cfg, block);
     let mut gas = BlockGasMeter::new(cfg, block);
     let mut transactions = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {

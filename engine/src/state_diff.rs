@@ -1,6 +1,6 @@
 //! The block's net effect on the world state, merged from every transaction's changes.
 
-use crate::account_effect::{AccountEffect, account_effect};
+use crate::chain::account_effect::{AccountEffect, account_effect};
 use alloy_primitives::{Address, U256};
 use revm::state::{AccountInfo, EvmState};
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@ use revm::bytecode::opcode;
 
 /// Bytecode under construction.
 #[derive(Default)]
-pub struct Asm {
+pub(crate) struct Asm {
     code: Vec<u8>,
     labels: Vec<(&'static str, usize)>,
     /// Positions of 2-byte jump targets to patch, with the label they name.
@@ -12,22 +12,22 @@ pub struct Asm {
 }
 
 impl Asm {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn op(mut self, op: u8) -> Self {
+    pub(crate) fn op(mut self, op: u8) -> Self {
         self.code.push(op);
         self
     }
 
-    pub fn ops(mut self, ops: &[u8]) -> Self {
+    pub(crate) fn ops(mut self, ops: &[u8]) -> Self {
         self.code.extend_from_slice(ops);
         self
     }
 
     /// PUSHn with the minimal width for `value` (at least PUSH1).
-    pub fn push(mut self, value: u64) -> Self {
+    pub(crate) fn push(mut self, value: u64) -> Self {
         let bytes = value.to_be_bytes();
         let skip = bytes.iter().take_while(|b| **b == 0).count().min(7);
         self.code.push(opcode::PUSH1 + (7 - skip as u8));
@@ -35,7 +35,7 @@ impl Asm {
         self
     }
 
-    pub fn push_bytes(mut self, bytes: &[u8]) -> Self {
+    pub(crate) fn push_bytes(mut self, bytes: &[u8]) -> Self {
         assert!(!bytes.is_empty() && bytes.len() <= 32);
         self.code.push(opcode::PUSH1 + bytes.len() as u8 - 1);
         self.code.extend_from_slice(bytes);
@@ -43,7 +43,7 @@ impl Asm {
     }
 
     /// PUSH2 of a label's position, patched at `build`.
-    pub fn push_label(mut self, label: &'static str) -> Self {
+    pub(crate) fn push_label(mut self, label: &'static str) -> Self {
         self.code.push(opcode::PUSH2);
         self.fixups.push((self.code.len(), label));
         self.code.extend_from_slice(&[0, 0]);
@@ -51,13 +51,13 @@ impl Asm {
     }
 
     /// Marks a jump destination.
-    pub fn label(mut self, label: &'static str) -> Self {
+    pub(crate) fn label(mut self, label: &'static str) -> Self {
         self.labels.push((label, self.code.len()));
         self.code.push(opcode::JUMPDEST);
         self
     }
 
-    pub fn build(mut self) -> Vec<u8> {
+    pub(crate) fn build(mut self) -> Vec<u8> {
         for (at, label) in &self.fixups {
             let target = self
                 .labels
@@ -72,7 +72,7 @@ impl Asm {
 }
 
 /// Init code that returns `runtime` as the deployed code, after running `constructor`.
-pub fn deployer(constructor: &[u8], runtime: &[u8]) -> Vec<u8> {
+pub(crate) fn deployer(constructor: &[u8], runtime: &[u8]) -> Vec<u8> {
     // PUSH2 len DUP1 PUSH2 offset PUSH1 0 CODECOPY PUSH1 0 RETURN
     let prefix_len = constructor.len() + 13;
     let mut code = constructor.to_vec();

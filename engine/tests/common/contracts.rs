@@ -7,7 +7,7 @@ use revm::bytecode::opcode::*;
 /// Operations of the kitchen-sink contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum SinkOp {
+pub(crate) enum SinkOp {
     /// `sstore(a, b)`
     Store = 0,
     /// `sstore(a, sload(a) + 1)`
@@ -30,7 +30,7 @@ pub enum SinkOp {
     StoreCodeHash = 9,
 }
 
-pub const SINK_OPS: [SinkOp; 10] = [
+pub(crate) const SINK_OPS: [SinkOp; 10] = [
     SinkOp::Store,
     SinkOp::Increment,
     SinkOp::Copy,
@@ -52,7 +52,7 @@ fn arg_b(asm: Asm) -> Asm {
 }
 
 /// Runtime code of the kitchen-sink contract.
-pub fn kitchen_sink() -> Vec<u8> {
+pub(crate) fn kitchen_sink() -> Vec<u8> {
     const CASES: [(SinkOp, &str); 10] = [
         (SinkOp::Store, "store"),
         (SinkOp::Increment, "increment"),
@@ -141,7 +141,7 @@ pub fn kitchen_sink() -> Vec<u8> {
 
 /// Init codes used by creations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InitCode {
+pub(crate) enum InitCode {
     /// Deploys a kitchen sink.
     Sink,
     /// Writes slot 1 in the constructor, then deploys a kitchen sink.
@@ -152,7 +152,7 @@ pub enum InitCode {
     Empty,
 }
 
-pub fn init_code(kind: InitCode) -> Vec<u8> {
+pub(crate) fn init_code(kind: InitCode) -> Vec<u8> {
     match kind {
         InitCode::Sink => deployer(&[], &kitchen_sink()),
         InitCode::SinkWithStorage => deployer(

@@ -2,8 +2,8 @@
 //! the check that parallel execution equals sequential revm.
 #![allow(dead_code)]
 
-pub mod asm;
-pub mod contracts;
+pub(crate) mod asm;
+pub(crate) mod contracts;
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use parallax_engine::{
@@ -19,13 +19,13 @@ use revm::{
 use std::sync::OnceLock;
 use std::{collections::HashMap, convert::Infallible, num::NonZeroUsize};
 
-pub type TestDb = CacheDB<EmptyDB>;
-pub type TestResult = Result<BlockOutput, ExecutionError<Infallible>>;
+pub(crate) type TestDb = CacheDB<EmptyDB>;
+pub(crate) type TestResult = Result<BlockOutput, ExecutionError<Infallible>>;
 
-pub const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];
+pub(crate) const THREAD_COUNTS: [usize; 4] = [1, 2, 4, 8];
 
 /// A block ready to execute.
-pub struct TestBlock {
+pub(crate) struct TestBlock {
     pub db: TestDb,
     pub cfg: CfgEnv,
     pub block: BlockEnv,
@@ -33,7 +33,7 @@ pub struct TestBlock {
 }
 
 /// An externally owned account, far from the precompile addresses.
-pub fn eoa(i: usize) -> Address {
+pub(crate) fn eoa(i: usize) -> Address {
     let mut bytes = [0u8; 20];
     bytes[0] = 0xe0;
     bytes[19] = i as u8;
@@ -41,25 +41,25 @@ pub fn eoa(i: usize) -> Address {
 }
 
 /// A contract address.
-pub fn contract(i: usize) -> Address {
+pub(crate) fn contract(i: usize) -> Address {
     let mut bytes = [0u8; 20];
     bytes[0] = 0xc0;
     bytes[19] = i as u8;
     Address::from(bytes)
 }
 
-pub fn word(value: impl Into<U256>) -> [u8; 32] {
+pub(crate) fn word(value: impl Into<U256>) -> [u8; 32] {
     value.into().to_be_bytes()
 }
 
-pub fn address_word(address: Address) -> [u8; 32] {
+pub(crate) fn address_word(address: Address) -> [u8; 32] {
     let mut word = [0u8; 32];
     word[12..].copy_from_slice(address.as_slice());
     word
 }
 
 /// Calldata for a kitchen-sink operation.
-pub fn sink_call(op: contracts::SinkOp, a: [u8; 32], b: [u8; 32], payload: &[u8]) -> Bytes {
+pub(crate) fn sink_call(op: contracts::SinkOp, a: [u8; 32], b: [u8; 32], payload: &[u8]) -> Bytes {
     let mut data = word(U256::from(op as u8)).to_vec();
     data.extend_from_slice(&a);
     data.extend_from_slice(&b);
@@ -68,7 +68,7 @@ pub fn sink_call(op: contracts::SinkOp, a: [u8; 32], b: [u8; 32], payload: &[u8]
 }
 
 /// Builds the pre-state and the transactions of a test block, keeping sender nonces right.
-pub struct BlockBuilder {
+pub(crate) struct BlockBuilder {
     pub db: TestDb,
     pub cfg: CfgEnv,
     pub block: BlockEnv,
@@ -77,7 +77,7 @@ pub struct BlockBuilder {
 }
 
 impl BlockBuilder {
-    pub fn new(spec: SpecId) -> Self {
+    pub(crate) fn new(spec: SpecId) -> Self {
         let cfg = CfgEnv::new_with_spec(spec);
         let block = BlockEnv {
             number: U256::from(1_000),
@@ -101,11 +101,11 @@ impl BlockBuilder {
         }
     }
 
-    pub fn spec(&self) -> SpecId {
+    pub(crate) fn spec(&self) -> SpecId {
         self.cfg.spec
     }
 
-    pub fn fund(&mut self, address: Address, balance: U256) -> &mut Self {
+    pub(crate) fn fund(&mut self, address: Address, balance: U256) -> &mut Self {
         let mut info = self
             .db
             .cache
@@ -118,7 +118,7 @@ impl BlockBuilder {
         self
     }
 
-    pub fn deploy(&mut self, address: Address, code: Vec<u8>, balance: U256) -> &mut Self {
+    pub(crate) fn deploy(&mut self, address: Address, code: Vec<u8>, balance: U256) -> &mut Self {
         let code = Bytecode::new_raw(code.into());
         self.db.insert_account_info(
             address,
@@ -133,14 +133,14 @@ impl BlockBuilder {
         self
     }
 
-    pub fn set_storage(&mut self, address: Address, slot: U256, value: U256) -> &mut Self {
+    pub(crate) fn set_storage(&mut self, address: Address, slot: U256, value: U256) -> &mut Self {
         self.db
             .insert_account_storage(address, slot, value)
             .expect("in-memory insert");
         self
     }
 
-    pub fn beneficiary(&mut self, address: Address) -> &mut Self {
+    pub(crate) fn beneficiary(&mut self, address: Address) -> &mut Self {
         self.block.beneficiary = address;
         self
     }
@@ -158,7 +158,7 @@ impl BlockBuilder {
     }
 
     /// A legacy transaction paying `gas_price`.
-    pub fn tx(
+    pub(crate) fn tx(
         &mut self,
         from: Address,
         kind: TxKind,
@@ -182,15 +182,15 @@ impl BlockBuilder {
         self.txs.last_mut().expect("just pushed")
     }
 
-    pub fn transfer(&mut self, from: Address, to: Address, value: u64) -> &mut TxEnv {
+    pub(crate) fn transfer(&mut self, from: Address, to: Address, value: u64) -> &mut TxEnv {
         self.tx(from, TxKind::Call(to), U256::from(value), Bytes::new(), 10)
     }
 
-    pub fn call(&mut self, from: Address, to: Address, data: Bytes) -> &mut TxEnv {
+    pub(crate) fn call(&mut self, from: Address, to: Address, data: Bytes) -> &mut TxEnv {
         self.tx(from, TxKind::Call(to), U256::ZERO, data, 10)
     }
 
-    pub fn build(self) -> TestBlock {
+    pub(crate) fn build(self) -> TestBlock {
         TestBlock {
             db: self.db,
             cfg: self.cfg,
@@ -200,13 +200,13 @@ impl BlockBuilder {
     }
 }
 
-pub fn sequential(block: &TestBlock) -> TestResult {
+pub(crate) fn sequential(block: &TestBlock) -> TestResult {
     execute_sequential(&block.db, &block.cfg, &block.block, &block.txs)
 }
 
 /// One forced-parallel executor per thread count, shared by every test of the binary so
 /// that blocks run on memory recycled from earlier blocks, as in a long-running client.
-pub fn parallel(block: &TestBlock, threads: usize) -> TestResult {
+pub(crate) fn parallel(block: &TestBlock, threads: usize) -> TestResult {
     static EXECUTORS: OnceLock<Vec<ParallelExecutor>> = OnceLock::new();
     let executors = EXECUTORS.get_or_init(|| {
         (1..=THREAD_COUNTS.into_iter().max().unwrap())
@@ -222,7 +222,7 @@ pub fn parallel(block: &TestBlock, threads: usize) -> TestResult {
 
 /// Asserts that forced parallel execution equals sequential revm at every thread count,
 /// on repeated runs, and returns the sequential result.
-pub fn assert_matches_sequential(block: &TestBlock) -> TestResult {
+pub(crate) fn assert_matches_sequential(block: &TestBlock) -> TestResult {
     let expected = sequential(block);
     for threads in THREAD_COUNTS {
         for run in 0..2 {
@@ -297,6 +297,6 @@ fn describe_mismatch(
     message
 }
 
-pub fn hash(n: u8) -> B256 {
+pub(crate) fn hash(n: u8) -> B256 {
     B256::repeat_byte(n)
 }

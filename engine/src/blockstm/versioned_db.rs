@@ -1,10 +1,13 @@
 //! The database one speculative execution reads through: earlier transactions' writes from
 //! the multi-version memory, the pre-state below them, and a record of every read.
 
-use crate::{
-    location::{Location, TxIdx},
+use super::{
     mv_memory::{MvMemory, MvRead, ReadOrigin, ReadSet},
     value::{AccountBasic, AccountCode, WriteValue, apply_increment},
+};
+use crate::{
+    chain::beneficiary_fee::DefersBeneficiaryFee,
+    location::{Location, TxIdx},
 };
 use alloy_primitives::{Address, B256, U256, map::HashMap};
 use revm::{
@@ -42,7 +45,7 @@ pub(crate) type ReadCache = HashMap<Location, (ReadOrigin, ReadValue)>;
 
 /// Per-execution view of the block's state for transaction `tx`.
 #[derive(Debug)]
-pub struct VersionedDb<'a, DB> {
+pub(crate) struct VersionedDb<'a, DB> {
     base: &'a DB,
     memory: &'a MvMemory,
     tx: TxIdx,
@@ -230,6 +233,12 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         };
         self.remember(location, &read, ReadValue::Storage(value));
         Ok(value)
+    }
+}
+
+impl<DB> DefersBeneficiaryFee for VersionedDb<'_, DB> {
+    fn defer_beneficiary_fee(&mut self, fee: U256) {
+        self.deferred_beneficiary_fee = Some(fee);
     }
 }
 

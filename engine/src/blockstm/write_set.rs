@@ -1,10 +1,12 @@
 //! Turning one execution's state changes into writes to the multi-version memory.
 
-use crate::{
-    account_effect::{AccountEffect, account_effect},
-    location::{Location, TxIdx},
+use super::{
     value::{AccountBasic, AccountCode, WriteValue},
     versioned_db::{VersionedDb, VersionedDbError},
+};
+use crate::{
+    chain::account_effect::{AccountEffect, account_effect},
+    location::{Location, TxIdx},
 };
 use revm::{
     DatabaseRef,

@@ -1,47 +1,30 @@
 //! One worker thread's execution of transactions: a reusable revm EVM over a
 //! [`VersionedDb`], turning each execution into reads, writes and an outcome.
 
-use crate::{
-    assemble::BeneficiaryTouch,
-    beneficiary::{DeferredRewardHandler, WorkerEvm},
-    busy_recipient::lazy_recipient,
-    error::TxFailure,
-    location::{Location, TxIdx, Version},
+use super::{
     mv_memory::{MvMemory, ReadSet},
+    outcome::{BeneficiaryTouch, TxOutcome},
     value::WriteValue,
     versioned_db::{VersionedDb, VersionedDbError},
     write_set::write_set,
 };
-use alloy_primitives::{Address, U256};
-use revm::{
-    Context, DatabaseRef, MainBuilder, MainContext,
-    context::{BlockEnv, CfgEnv, TxEnv},
-    context_interface::{
-        ContextError,
-        result::{EVMError, ExecutionResult},
+use crate::{
+    chain::{
+        beneficiary_fee::DeferredRewardHandler,
+        busy_recipient::lazy_recipient,
+        evm::{MainnetEvmOn, mainnet_evm},
     },
+    error::TxFailure,
+    location::{Location, TxIdx, Version},
+};
+use alloy_primitives::Address;
+use revm::{
+    DatabaseRef,
+    context::{BlockEnv, CfgEnv, TxEnv},
+    context_interface::{ContextError, result::EVMError},
     handler::Handler,
-    state::EvmState,
 };
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-/// What one execution of a transaction produced.
-#[derive(Debug)]
-pub(crate) struct TxOutcome<E> {
-    /// revm's result, or why the transaction could not run.
-    pub(crate) result: Result<ExecutionResult, TxFailure<E>>,
-    /// revm's per-transaction state.
-    pub(crate) state: EvmState,
-    /// The beneficiary fee that was recorded as an increment instead of credited.
-    pub(crate) deferred_fee: Option<U256>,
-    /// The busy recipient it paid through a placeholder, whose entry in `state` is rebuilt
-    /// from its real value once the block is done.
-    pub(crate) placeholder: Option<Address>,
-    /// What it paid that recipient, recorded as an increment.
-    pub(crate) payment: Option<(Address, U256)>,
-    /// What the execution did to the beneficiary, for the in-order assembly.
-    pub(crate) beneficiary: BeneficiaryTouch,
-}
 
 /// The result of trying to execute one incarnation.
 pub(crate) enum Attempt<E> {
@@ -60,7 +43,7 @@ pub(crate) struct Finished<E> {
 
 /// Executes transactions for one worker thread.
 pub(crate) struct Worker<'a, DB: DatabaseRef> {
-    evm: WorkerEvm<'a, DB>,
+    evm: MainnetEvmOn<VersionedDb<'a, DB>>,
     base: &'a DB,
     memory: &'a MvMemory,
     cfg: &'a CfgEnv,
@@ -176,12 +159,8 @@ fn build_evm<'a, DB: DatabaseRef>(
     memory: &'a MvMemory,
     cfg: &CfgEnv,
     block: &BlockEnv,
-) -> WorkerEvm<'a, DB> {
-    Context::mainnet()
-        .with_db(VersionedDb::new(base, memory))
-        .with_block(block.clone())
-        .with_cfg(cfg.clone())
-        .build_mainnet()
+) -> MainnetEvmOn<VersionedDb<'a, DB>> {
+    mainnet_evm(VersionedDb::new(base, memory), cfg, block)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -113,7 +113,7 @@ mod tests {
             Some(AccountInfo {
                 balance: U256::from(1),
                 code_hash: code.hash_slow(),
-                code: Some(code.clone()),
+                code: Some(code),
                 ..Default::default()
             }),
             // Code not loaded yet: only its hash is known.

@@ -1,14 +1,18 @@
 //! Multi-version memory: for every location, the values written by each transaction of the
 //! block, so that transaction `j` reads exactly what the transactions before it wrote.
 
-use crate::{
+use super::{
     increments::IncrementSlots,
+    value::{AccountBasic, WriteValue},
+};
+use crate::{
+    chain::known_dependencies::KnownDependencies,
     location::{Incarnation, Location, TxIdx, Version},
     output::TxAccess,
-    value::{AccountBasic, WriteValue},
 };
 use alloy_primitives::{Address, U256, map::DefaultHashBuilder};
 use dashmap::DashMap;
+use revm::context::TxEnv;
 use smallvec::SmallVec;
 use std::sync::Mutex;
 
@@ -334,6 +338,16 @@ impl MvMemory {
                 .entry(location)
                 .or_default()
                 .insert(tx, Entry::Estimate);
+        }
+    }
+
+    /// Seeds an estimate wherever a transaction's sender was last written by an earlier
+    /// transaction, as [`KnownDependencies`] found before execution.
+    pub(crate) fn seed_known_dependencies(&self, known: &KnownDependencies, txs: &[TxEnv]) {
+        for (env, writer) in txs.iter().zip(known.predecessors()) {
+            if let Some(writer) = *writer {
+                self.seed_estimate(writer, Location::Account(env.caller));
+            }
         }
     }
 

@@ -4,47 +4,43 @@
 //! writes its balance and would serialize the whole block. When a transaction has not
 //! otherwise loaded the beneficiary, [`DeferredRewardHandler`] skips that credit and the
 //! multi-version memory records the fee on the side instead; the output later gets the exact
-//! account revm would have produced (see `credited_account`). A transaction that really reads the
+//! account revm would have produced (see [`credited_account`](super::credited_account)). A transaction that really reads the
 //! beneficiary (as sender, recipient, `BALANCE`, ...) has loaded it, gets the real credit,
 //! and sees the exact balance through the fees of all earlier transactions.
 
-use crate::versioned_db::{VersionedDb, VersionedDbError};
+use super::evm::MainnetEvmOn;
 use alloy_primitives::U256;
 use revm::{
-    DatabaseRef,
-    context::{BlockEnv, CfgEnv, Context, Journal, TxEnv},
+    Database,
+    context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::{
         Cfg, Transaction,
         result::{EVMError, HaltReason},
     },
-    handler::{FrameResult, Handler, MainnetEvm, post_execution},
+    handler::{FrameResult, Handler, post_execution},
     interpreter::Gas,
     primitives::hardfork::SpecId,
 };
 use std::marker::PhantomData;
 
-/// The revm context a worker executes transactions in.
-pub(crate) type WorkerContext<'a, DB> =
-    Context<BlockEnv, TxEnv, CfgEnv, VersionedDb<'a, DB>, Journal<VersionedDb<'a, DB>>, ()>;
-
-/// The revm EVM a worker executes transactions with.
-pub(crate) type WorkerEvm<'a, DB> = MainnetEvm<WorkerContext<'a, DB>>;
-
-/// The error of one speculative execution.
-pub(crate) type WorkerError<E> = EVMError<VersionedDbError<E>>;
+/// A database that can hold the fee a transaction owes the beneficiary but did not credit.
+pub(crate) trait DefersBeneficiaryFee {
+    /// Records that the current transaction owes `fee` to the beneficiary.
+    fn defer_beneficiary_fee(&mut self, fee: U256);
+}
 
 /// revm's mainnet handler, except that it defers the beneficiary's fee when it can.
-pub(crate) struct DeferredRewardHandler<'a, DB>(PhantomData<&'a DB>);
+pub(crate) struct DeferredRewardHandler<DB>(PhantomData<DB>);
 
-impl<DB> Default for DeferredRewardHandler<'_, DB> {
+impl<DB> Default for DeferredRewardHandler<DB> {
     fn default() -> Self {
         Self(PhantomData)
     }
 }
 
-impl<'a, DB: DatabaseRef> Handler for DeferredRewardHandler<'a, DB> {
-    type Evm = WorkerEvm<'a, DB>;
-    type Error = WorkerError<DB::Error>;
+impl<DB: Database + DefersBeneficiaryFee> Handler for DeferredRewardHandler<DB> {
+    type Evm = MainnetEvmOn<DB>;
+    type Error = EVMError<DB::Error>;
     type HaltReason = HaltReason;
 
     fn reward_beneficiary(
@@ -59,7 +55,7 @@ impl<'a, DB: DatabaseRef> Handler for DeferredRewardHandler<'a, DB> {
             // A zero fee still touches the account, which can create or delete it under
             // EIP-161: leave that case to revm itself.
             if !fee.is_zero() {
-                ctx.journaled_state.database.deferred_beneficiary_fee = Some(fee);
+                ctx.journaled_state.database.defer_beneficiary_fee(fee);
                 return Ok(());
             }
         }

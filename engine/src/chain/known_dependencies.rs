@@ -6,10 +6,7 @@
 //! can run in parallel at all. And an address that several transactions pay is a busy
 //! recipient, whose payments are better recorded as increments than as conflicting writes.
 
-use crate::{
-    location::{Location, TxIdx},
-    mv_memory::MvMemory,
-};
+use crate::location::TxIdx;
 use alloy_primitives::{
     Address, TxKind,
     map::{Entry, HashMap},
@@ -87,14 +84,10 @@ impl KnownDependencies {
         self.total_gas as f64 / self.longest_chain_gas as f64
     }
 
-    /// Seeds `memory` with an estimate wherever a transaction's sender was last written by
-    /// an earlier transaction (as its sender, or as the recipient of value).
-    pub(crate) fn seed(&self, memory: &MvMemory, txs: &[TxEnv]) {
-        for (env, writer) in txs.iter().zip(&self.predecessor) {
-            if let Some(writer) = *writer {
-                memory.seed_estimate(writer, Location::Account(env.caller));
-            }
-        }
+    /// For each transaction, the earlier one that last wrote its sender (as its sender, or
+    /// as the recipient of value), if any.
+    pub(crate) fn predecessors(&self) -> &[Option<TxIdx>] {
+        &self.predecessor
     }
 }
 

@@ -6,29 +6,29 @@ use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
 
 /// Balance and nonce of an existing account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AccountBasic {
+pub(crate) struct AccountBasic {
     /// Balance in wei.
-    pub balance: U256,
+    pub(crate) balance: U256,
     /// Nonce.
-    pub nonce: u64,
+    pub(crate) nonce: u64,
 }
 
 /// Code of an account together with its storage epoch.
 #[derive(Clone, Debug)]
-pub struct AccountCode {
+pub(crate) struct AccountCode {
     /// keccak256 of `code`.
-    pub hash: B256,
+    pub(crate) hash: B256,
     /// The bytecode itself, or `None` for pre-state code not fetched yet (revm then asks
     /// for it by hash only if it runs it, so data sources may omit code that is never run).
-    pub code: Option<Bytecode>,
+    pub(crate) code: Option<Bytecode>,
     /// The last transaction of this block that wiped the account's storage (by creating or
     /// destroying the account), if any. A slot not written since then reads as zero.
-    pub storage_epoch: Option<TxIdx>,
+    pub(crate) storage_epoch: Option<TxIdx>,
 }
 
 impl AccountCode {
     /// No code and storage as in the pre-state.
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         Self {
             hash: KECCAK_EMPTY,
             code: Some(Bytecode::default()),
@@ -45,7 +45,7 @@ impl PartialEq for AccountCode {
 
 /// What one transaction wrote to one location.
 #[derive(Clone, Debug, PartialEq)]
-pub enum WriteValue {
+pub(crate) enum WriteValue {
     /// The account's balance and nonce, or `None` when the transaction left it non-existent.
     Account(Option<AccountBasic>),
     /// New code (or storage wipe) of the account.
@@ -56,7 +56,10 @@ pub enum WriteValue {
 
 /// Adds `increment` to an account's balance the way revm's `incr_balance` does: an overflow
 /// leaves the balance unchanged, and a missing account comes into existence.
-pub fn apply_increment(account: Option<AccountBasic>, increment: U256) -> Option<AccountBasic> {
+pub(crate) fn apply_increment(
+    account: Option<AccountBasic>,
+    increment: U256,
+) -> Option<AccountBasic> {
     let mut account = account.unwrap_or_default();
     if let Some(balance) = account.balance.checked_add(increment) {
         account.balance = balance;

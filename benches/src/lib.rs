@@ -8,6 +8,6 @@ pub mod report;
 pub mod suite;
 pub mod workload;
 
-pub use measure::{Machine, Timing, compare, peak_memory};
-pub use suite::{WorkloadReport, run_workloads};
+pub use measure::{Machine, Timing, compare, peak_memory, peak_memory_during};
+pub use suite::{IdealSplit, Sides, WorkloadReport, run_workloads};
 pub use workload::{SyntheticBlock, WORKLOADS, WorkloadDb, build};

@@ -100,6 +100,16 @@ pub fn peak_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Runs `run` and returns its output with the peak resident memory of the process during
+/// the call, in bytes: the kernel's high-water mark is reset first (Linux only; `None`
+/// elsewhere or when the reset is refused).
+pub fn peak_memory_during<O>(run: impl FnOnce() -> O) -> (O, Option<u64>) {
+    // Writing 5 to clear_refs resets VmHWM to the current resident size.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let output = run();
+    (output, peak_memory().filter(|_| reset))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +140,18 @@ mod tests {
     fn timings_come_from_every_round() {
         let timing = compare(5, || 7, || 7).expect("equal outputs");
         assert!(timing.speedup().is_finite());
+    }
+
+    #[test]
+    fn peak_memory_during_a_call_sees_its_allocation() {
+        let (len, peak) = peak_memory_during(|| {
+            let buffer = vec![1u8; 64 << 20];
+            std::hint::black_box(&buffer).len()
+        });
+        assert_eq!(len, 64 << 20);
+        if cfg!(target_os = "linux") {
+            assert!(peak.is_some_and(|bytes| bytes >= 64 << 20), "{peak:?}");
+        }
     }
 
     #[test]

@@ -268,19 +268,21 @@ impl Report {
                 out,
                 "## Synthetic blocks, {threads} threads\n\nAbout {:.1} gigagas each, parallel \
                  path forced (`parallax bench --threads {threads}`).\n\n| workload | txs | gas \
-                 | sequential ms | parallel ms | speedup | tx/s | gas/s |\n|---|--:|--:|--:|--:|--:|--:|--:|",
+                 | sequential ms | parallel ms | speedup | ideal split ms | ideal speedup | tx/s | gas/s |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
                 self.synthetic_gas as f64 / 1e9
             );
             for r in reports {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {:.1} | {:.1} | {:.2}x | {:.0} | {:.2} G |",
+                    "| {} | {} | {} | {:.1} | {:.1} | {:.2}x | {:.1} | {:.2}x | {:.0} | {:.2} G |",
                     r.workload,
                     r.txs,
                     r.gas,
                     r.sequential_ms,
                     r.parallel_ms,
                     r.speedup,
+                    r.ideal_ms,
+                    r.ideal_speedup,
                     r.tps,
                     r.gas_per_s / 1e9
                 );
@@ -450,8 +452,12 @@ mod tests {
             sequential_ms: 100.0,
             parallel_ms: 100.0 / speedup,
             speedup,
+            ideal_ms: 60.0,
+            ideal_speedup: 100.0 / 60.0,
             tps: 1000.0 / (0.1 / speedup),
             gas_per_s: 1e10 * speedup,
+            sequential_peak_bytes: None,
+            parallel_peak_bytes: None,
         }
     }
 

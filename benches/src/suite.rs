@@ -1,12 +1,46 @@
-//! The synthetic suite: every workload timed on sequential revm and on the parallel engine,
-//! as `parallax bench` prints it and BENCHMARKS.md tabulates it.
+//! The synthetic suite: every workload timed on sequential revm, on the parallel engine and
+//! on the ideal split, as `parallax bench` prints it and BENCHMARKS.md tabulates it.
 
-use crate::{Timing, WORKLOADS, build, compare};
+use crate::{
+    WORKLOADS, build,
+    measure::{median, peak_memory_during, time},
+};
 use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
+use revm::{
+    DatabaseRef,
+    context::{BlockEnv, CfgEnv, TxEnv},
+};
 use serde::Serialize;
-use std::num::NonZeroUsize;
+use std::{
+    num::NonZeroUsize,
+    sync::Barrier,
+    time::{Duration, Instant},
+};
 
-/// One workload's measurement (the JSON line of `parallax bench --json`).
+/// Which sides of the comparison a benchmark runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sides {
+    /// Only sequential revm (for a profiler or a memory measurement of that side alone).
+    Sequential,
+    /// Only the parallel engine.
+    Parallel,
+    /// Both, alternating, with the ideal split beside them.
+    #[default]
+    Both,
+}
+
+impl Sides {
+    const fn sequential(self) -> bool {
+        matches!(self, Self::Sequential | Self::Both)
+    }
+
+    const fn parallel(self) -> bool {
+        matches!(self, Self::Parallel | Self::Both)
+    }
+}
+
+/// One workload's measurement (the JSON line of `parallax bench --json`). A side that was
+/// not run has `NaN` times, written as `null` in JSON.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkloadReport {
     /// Workload name.
@@ -15,7 +49,7 @@ pub struct WorkloadReport {
     pub txs: usize,
     /// Gas the block used.
     pub gas: u64,
-    /// Worker threads of the parallel engine.
+    /// Worker threads of the parallel engine (and parts of the ideal split).
     pub threads: usize,
     /// Median wall time of sequential revm.
     pub sequential_ms: f64,
@@ -23,26 +57,40 @@ pub struct WorkloadReport {
     pub parallel_ms: f64,
     /// `sequential_ms / parallel_ms`.
     pub speedup: f64,
+    /// Median wall time of the ideal split: the block cut into `threads` contiguous parts,
+    /// each run by plain sequential revm on its own thread over the shared pre-state; the
+    /// slowest part's time. Its results are discarded: it measures what the machine can do
+    /// with this work, not a correct execution.
+    pub ideal_ms: f64,
+    /// `sequential_ms / ideal_ms`.
+    pub ideal_speedup: f64,
     /// Transactions per second of the parallel engine.
     pub tps: f64,
     /// Gas per second of the parallel engine.
     pub gas_per_s: f64,
+    /// Peak resident memory of the process while sequential revm ran the block once, block
+    /// and pre-state included, in bytes.
+    pub sequential_peak_bytes: Option<u64>,
+    /// The same for the parallel engine.
+    pub parallel_peak_bytes: Option<u64>,
 }
 
-impl WorkloadReport {
-    fn new(workload: &'static str, txs: usize, gas: u64, threads: usize, timing: Timing) -> Self {
-        let parallel_s = timing.parallel.as_secs_f64();
-        Self {
-            workload,
-            txs,
-            gas,
-            threads,
-            sequential_ms: round3(timing.sequential.as_secs_f64() * 1e3),
-            parallel_ms: round3(parallel_s * 1e3),
-            speedup: round3(timing.speedup()),
-            tps: (txs as f64 / parallel_s).round(),
-            gas_per_s: (gas as f64 / parallel_s).round(),
-        }
+/// Median times of the sides that ran.
+#[derive(Clone, Copy, Debug)]
+struct Times {
+    sequential: Option<Duration>,
+    parallel: Option<Duration>,
+    ideal: Option<Duration>,
+}
+
+fn ms(duration: Option<Duration>) -> f64 {
+    duration.map_or(f64::NAN, |d| round3(d.as_secs_f64() * 1e3))
+}
+
+fn ratio(numerator: Option<Duration>, denominator: Option<Duration>) -> f64 {
+    match (numerator, denominator) {
+        (Some(n), Some(d)) => round3(n.as_secs_f64() / d.as_secs_f64()),
+        _ => f64::NAN,
     }
 }
 
@@ -58,11 +106,13 @@ pub fn run_workloads(
     threads: NonZeroUsize,
     gas: u64,
     rounds: usize,
+    sides: Sides,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<WorkloadReport>, String> {
     let engine = ParallelExecutor::new(threads)
         .map_err(|error| format!("cannot start {threads} worker threads: {error}"))?
         .with_policy(ExecutionPolicy::AlwaysParallel);
+    let split = IdealSplit::new(threads)?;
     let mut reports = Vec::with_capacity(workloads.len());
     for name in workloads {
         progress(name);
@@ -80,18 +130,145 @@ pub fn run_workloads(
                 .execute(&block.db, &block.cfg, &block.block, &block.txs)
                 .map_err(|error| error.to_string())
         };
-        let gas_used = run_sequential()
-            .map_err(|error| format!("workload {name}: {error}"))?
-            .gas_used;
-        let timing = compare(rounds, run_sequential, run_parallel)
-            .map_err(|error| format!("workload {name}: {error}"))?;
-        reports.push(WorkloadReport::new(
+        let fail = |error: String| format!("workload {name}: {error}");
+        // One run of each side outside the timing: it checks the result, and the peak
+        // memory of the process during it is that side's footprint on this block.
+        let (sequential_output, sequential_peak) = peak_memory_during(run_sequential);
+        let sequential_output = sequential_output.map_err(fail)?;
+        let gas_used = sequential_output.gas_used;
+        let mut parallel_peak = None;
+        if sides.parallel() {
+            let (parallel_output, peak) = peak_memory_during(run_parallel);
+            if parallel_output.map_err(fail)? != sequential_output {
+                return Err(fail(
+                    "the parallel result differs from sequential revm".to_owned(),
+                ));
+            }
+            parallel_peak = peak;
+        }
+        drop(sequential_output);
+        if sides == Sides::Both {
+            split
+                .run(&block.db, &block.cfg, &block.block, &block.txs)
+                .map_err(fail)?;
+        }
+
+        let times = time_sides(rounds, sides, run_sequential, run_parallel, || {
+            split.run(&block.db, &block.cfg, &block.block, &block.txs)
+        });
+        let parallel_s = times.parallel.map_or(f64::NAN, |d| d.as_secs_f64());
+        reports.push(WorkloadReport {
             workload,
-            block.txs.len(),
-            gas_used,
-            threads.get(),
-            timing,
-        ));
+            txs: block.txs.len(),
+            gas: gas_used,
+            threads: threads.get(),
+            sequential_ms: ms(times.sequential),
+            parallel_ms: ms(times.parallel),
+            speedup: ratio(times.sequential, times.parallel),
+            ideal_ms: ms(times.ideal),
+            ideal_speedup: ratio(times.sequential, times.ideal),
+            tps: (block.txs.len() as f64 / parallel_s).round(),
+            gas_per_s: (gas_used as f64 / parallel_s).round(),
+            sequential_peak_bytes: sides.sequential().then_some(sequential_peak).flatten(),
+            parallel_peak_bytes: parallel_peak,
+        });
     }
     Ok(reports)
+}
+
+/// Medians over `rounds` rounds of the sides asked for. The sides take turns in a rotating
+/// order, so that each sees the same state of a noisy machine and none is always first.
+fn time_sides<S, P>(
+    rounds: usize,
+    sides: Sides,
+    mut sequential: impl FnMut() -> S,
+    mut parallel: impl FnMut() -> P,
+    mut ideal: impl FnMut() -> Result<Duration, String>,
+) -> Times {
+    let rounds = rounds.max(1);
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    let runs = [sides.sequential(), sides.parallel(), sides == Sides::Both];
+    for round in 0..rounds {
+        for turn in 0..3 {
+            let side = (round + turn) % 3;
+            if !runs[side] {
+                continue;
+            }
+            let elapsed = match side {
+                0 => time(&mut sequential),
+                1 => time(&mut parallel),
+                // The split reports its slowest part, not the wall time around it.
+                _ => match ideal() {
+                    Ok(elapsed) => elapsed,
+                    Err(_) => continue,
+                },
+            };
+            samples[side].push(elapsed);
+        }
+    }
+    let [mut seq, mut par, mut split] = samples;
+    let median_of = |samples: &mut Vec<Duration>| (!samples.is_empty()).then(|| median(samples));
+    Times {
+        sequential: median_of(&mut seq),
+        parallel: median_of(&mut par),
+        ideal: median_of(&mut split),
+    }
+}
+
+/// What the machine can do with a block's work: the block cut into as many contiguous parts
+/// as threads, each part run by plain sequential revm on its own thread of a persistent pool.
+#[derive(Debug)]
+pub struct IdealSplit {
+    pool: rayon::ThreadPool,
+    parts: usize,
+}
+
+impl IdealSplit {
+    /// A split into `threads` parts.
+    pub fn new(threads: NonZeroUsize) -> Result<Self, String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.get())
+            .thread_name(|i| format!("ideal-split-{i}"))
+            .build()
+            .map_err(|error| format!("cannot start {threads} threads: {error}"))?;
+        Ok(Self {
+            pool,
+            parts: threads.get(),
+        })
+    }
+
+    /// Runs the parts at once (all threads start together) and returns the slowest part's
+    /// time. Every part starts from the block's pre-state, so nonce checks are off (a sender
+    /// may have sent earlier in the block); a part that fails anyway is an error, since a
+    /// part that stopped early would make the split look faster than it is.
+    pub fn run<DB: DatabaseRef + Sync>(
+        &self,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+    ) -> Result<Duration, String> {
+        let mut cfg = cfg.clone();
+        cfg.disable_nonce_check = true;
+        let chunk = txs.len().div_ceil(self.parts).max(1);
+        let start = Barrier::new(self.parts);
+        let times = self.pool.broadcast(|context| {
+            let part = txs.chunks(chunk).nth(context.index()).unwrap_or(&[]);
+            start.wait();
+            let began = Instant::now();
+            let output = execute_sequential(db, &cfg, block, part);
+            let elapsed = began.elapsed();
+            let failed = output.as_ref().err().map(ToString::to_string);
+            drop(output);
+            (elapsed, failed)
+        });
+        let mut slowest = Duration::ZERO;
+        for (part, (elapsed, failed)) in times.into_iter().enumerate() {
+            if let Some(error) = failed {
+                return Err(format!("ideal split: part {part} failed: {error}"));
+            }
+            slowest = slowest.max(elapsed);
+        }
+        Ok(slowest)
+    }
 }

@@ -64,6 +64,7 @@ mod sequential;
 mod state_diff;
 
 pub use blockstm::versioned_db::VersionedDbError;
+pub use chain::warm_up;
 pub use error::{ExecutionError, TxFailure};
 pub use executor::{
     ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS, MIN_PARALLELISM, ParallelExecutor,

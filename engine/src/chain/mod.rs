@@ -17,4 +17,6 @@ pub(crate) mod block_gas;
 pub(crate) mod busy_recipient;
 pub(crate) mod credited_account;
 pub(crate) mod evm;
+
+pub use evm::warm_up;
 pub(crate) mod known_dependencies;

@@ -2,8 +2,8 @@
 
 use crate::progress::item_progress;
 use crate::{exit, table::Table};
-use clap::Args;
-use parallax_bench::{Machine, WORKLOADS, WorkloadReport, run_workloads};
+use clap::{Args, ValueEnum};
+use parallax_bench::{Machine, Sides, WORKLOADS, WorkloadReport, run_workloads};
 use std::num::NonZeroUsize;
 
 #[derive(Args)]
@@ -23,6 +23,30 @@ pub struct BenchArgs {
     /// Only these workloads [default: all].
     #[arg(long = "workload", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
     workloads: Vec<String>,
+    /// Which sides to run: one alone lets a profiler or a memory measurement watch it.
+    #[arg(long, value_enum, default_value_t = Engine::Both)]
+    engine: Engine,
+}
+
+/// The sides of `--engine`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Engine {
+    /// Plain sequential revm only.
+    Sequential,
+    /// The parallel engine only (parallel path forced).
+    Parallel,
+    /// Both, alternating, with the ideal split beside them.
+    Both,
+}
+
+impl From<Engine> for Sides {
+    fn from(engine: Engine) -> Self {
+        match engine {
+            Engine::Sequential => Self::Sequential,
+            Engine::Parallel => Self::Parallel,
+            Engine::Both => Self::Both,
+        }
+    }
 }
 
 pub fn run(args: BenchArgs) -> u8 {
@@ -36,7 +60,8 @@ pub fn run(args: BenchArgs) -> u8 {
             .collect()
     };
     let progress = item_progress(workloads.len(), "workloads", args.json);
-    let outcome = run_workloads(&workloads, threads, args.gas, args.rounds, |name| {
+    let sides = Sides::from(args.engine);
+    let outcome = run_workloads(&workloads, threads, args.gas, args.rounds, sides, |name| {
         progress.set_message(name.to_owned());
         progress.inc(1);
     });
@@ -54,11 +79,12 @@ pub fn run(args: BenchArgs) -> u8 {
                 print!("{}", table(&reports));
                 let machine = Machine::this();
                 println!(
-                    "{} threads on {} CPUs ({}); medians of {} rounds, each alternating sequential revm and the parallel engine",
+                    "{} threads on {} CPUs ({}); medians of {} rounds, each taking sequential revm, the parallel engine (parallel path forced) and the ideal split in turn; ideal: the block cut into {} contiguous parts, each run by sequential revm on its own thread",
                     threads,
                     machine.cpus,
                     machine.cpu_model,
-                    args.rounds.max(1)
+                    args.rounds.max(1),
+                    threads,
                 );
             }
             exit::OK
@@ -73,18 +99,29 @@ pub fn run(args: BenchArgs) -> u8 {
 
 fn table(reports: &[WorkloadReport]) -> String {
     let mut table = Table::new(&[
-        "workload", "txs", "gas", "seq ms", "par ms", "speedup", "tx/s", "gas/s",
+        "workload", "txs", "gas", "seq ms", "par ms", "speedup", "ideal ms", "ideal", "tx/s",
+        "gas/s", "seq peak", "par peak",
     ]);
+    // A side that did not run shows as a dash.
+    let shown = |value: f64, text: String| if value.is_nan() { "-".to_owned() } else { text };
+    let mib = |bytes: Option<u64>| bytes.map_or("-".to_owned(), |b| format!("{} MiB", b >> 20));
     for report in reports {
         table.row(vec![
             report.workload.to_owned(),
             report.txs.to_string(),
             report.gas.to_string(),
-            format!("{:.1}", report.sequential_ms),
-            format!("{:.1}", report.parallel_ms),
-            format!("{:.2}x", report.speedup),
-            format!("{:.0}", report.tps),
-            format!("{:.2}G", report.gas_per_s / 1e9),
+            shown(report.sequential_ms, format!("{:.1}", report.sequential_ms)),
+            shown(report.parallel_ms, format!("{:.1}", report.parallel_ms)),
+            shown(report.speedup, format!("{:.2}x", report.speedup)),
+            shown(report.ideal_ms, format!("{:.1}", report.ideal_ms)),
+            shown(
+                report.ideal_speedup,
+                format!("{:.2}x", report.ideal_speedup),
+            ),
+            shown(report.tps, format!("{:.0}", report.tps)),
+            shown(report.gas_per_s, format!("{:.2}G", report.gas_per_s / 1e9)),
+            mib(report.sequential_peak_bytes),
+            mib(report.parallel_peak_bytes),
         ]);
     }
     table.render()

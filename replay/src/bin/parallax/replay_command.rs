@@ -66,6 +66,9 @@ enum Job {
 }
 
 pub fn run(args: ReplayArgs) -> u8 {
+    // One-time global state (precompile tables, the KZG setup) is built before any block is
+    // timed: otherwise the first block that needs KZG charges seconds to one side.
+    parallax_engine::warm_up();
     let (jobs, rpc) = match (&args.rpc, args.blocks) {
         (Some(url), Some((first, last))) => match RpcSource::connect(url) {
             Ok(source) => (

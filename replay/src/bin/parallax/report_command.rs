@@ -4,7 +4,7 @@ use crate::exit;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax_bench::{
-    Machine, WORKLOADS, WorkloadReport,
+    Machine, Sides, WORKLOADS, WorkloadReport,
     measure::{median, time},
     peak_memory,
     plot::plot_speedup,
@@ -62,6 +62,8 @@ struct Engine {
 }
 
 pub fn run(args: ReportArgs) -> u8 {
+    // Built before anything is timed, as in `parallax replay`.
+    parallax_engine::warm_up();
     match report(&args) {
         Ok(path) => {
             println!("wrote {}", path.display());
@@ -106,6 +108,7 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
             NonZeroUsize::new(threads).expect("thread counts are non-zero"),
             args.gas,
             args.rounds,
+            Sides::Both,
             |name| progress.set_message(format!("synthetic {name}, {threads} threads")),
         )
         .map_err(|error| (exit::MISMATCH, error))?;

@@ -5,8 +5,9 @@
 #   {"workload", "sequential_instructions", "parallel_instructions", "ratio"}
 #
 # Instruction counts repeat exactly on a noisy machine, so they decide what to keep. Block
-# construction and the checking run are excluded: each side is counted with one and with two
-# timed rounds of `parallax bench --engine SIDE`, and the difference is one execution.
+# construction and the checking run are excluded: each side is counted with one and with three
+# timed rounds of `parallax bench --engine SIDE`, and half the difference is one execution.
+# valgrind's fair scheduling keeps the worker threads' idle spinning nearly the same run to run.
 #
 # Usage: scripts/instructions.sh [WORKLOAD...]   (GAS=100000000 by default)
 set -euo pipefail
@@ -28,7 +29,7 @@ trap 'rm -rf "$scratch"' EXIT
 # Instructions of one whole `parallax bench` process.
 count() { # workload side rounds
     local log="$scratch/$1-$2-$3.log"
-    if ! valgrind --tool=callgrind --callgrind-out-file="$scratch/cg.out" \
+    if ! valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$scratch/cg.out" \
         "$bin" bench --threads 1 --gas "$gas" --rounds "$3" --engine "$2" --workload "$1" \
         --json >/dev/null 2>"$log"; then
         echo "error: parallax bench failed under valgrind for $1 ($2), see below" >&2
@@ -39,8 +40,10 @@ count() { # workload side rounds
 }
 
 for workload in "${workloads[@]}"; do
-    seq=$(( $(count "$workload" sequential 2) - $(count "$workload" sequential 1) ))
-    par=$(( $(count "$workload" parallel 2) - $(count "$workload" parallel 1) ))
+    # Three timed rounds against one, halved: two executions, so that what little the
+    # thread scheduler adds is averaged.
+    seq=$(( ($(count "$workload" sequential 3) - $(count "$workload" sequential 1)) / 2 ))
+    par=$(( ($(count "$workload" parallel 3) - $(count "$workload" parallel 1)) / 2 ))
     ratio=$(awk -v p="$par" -v s="$seq" 'BEGIN { printf "%.3f", p / s }')
     printf '{"workload":"%s","sequential_instructions":%d,"parallel_instructions":%d,"ratio":%s}\n' \
         "$workload" "$seq" "$par" "$ratio"

@@ -19,6 +19,7 @@
 
 pub(crate) mod block_run;
 pub(crate) mod increments;
+pub(crate) mod lowest_writers;
 pub(crate) mod mv_memory;
 pub(crate) mod outcome;
 pub(crate) mod scheduler;

@@ -3,6 +3,7 @@
 
 use super::{
     increments::IncrementSlots,
+    lowest_writers::LowestWriters,
     value::{AccountBasic, WriteValue},
 };
 use crate::{
@@ -111,6 +112,9 @@ impl Versions {
 #[derive(Debug)]
 pub(crate) struct MvMemory {
     data: DashMap<Location, Versions, DefaultHashBuilder>,
+    /// Which buckets of locations lower transactions may have written, so that most reads
+    /// of unwritten locations skip `data`.
+    lowest_writers: LowestWriters,
     beneficiary: Address,
     /// Addresses that several transactions pay directly, sorted.
     busy_recipients: Vec<Address>,
@@ -133,6 +137,7 @@ impl MvMemory {
         let mut memory = Self {
             // A transaction touches a handful of locations: size the map to avoid regrowth.
             data: DashMap::with_capacity_and_hasher(block_size * 2, DefaultHashBuilder::default()),
+            lowest_writers: LowestWriters::default(),
             beneficiary,
             busy_recipients: Vec::new(),
             fees: IncrementSlots::default(),
@@ -157,6 +162,7 @@ impl MvMemory {
         self.beneficiary = beneficiary;
         self.busy_recipients.clear();
         self.busy_recipients.extend_from_slice(busy_recipients);
+        self.lowest_writers.reserve(block_size);
         self.fees.reserve(block_size);
         self.payments.reserve(block_size);
         if self.last_written.len() < block_size {
@@ -168,6 +174,7 @@ impl MvMemory {
     /// Forgets everything recorded, keeping the allocations.
     pub(crate) fn clear(&mut self) {
         self.data.clear();
+        self.lowest_writers.clear();
         self.fees.clear();
         self.payments.clear();
         for written in &mut self.last_written {
@@ -217,6 +224,9 @@ impl MvMemory {
     }
 
     fn read_versions(&self, location: &Location, tx: TxIdx) -> MvRead {
+        if !self.lowest_writers.may_have_written_before(location, tx) {
+            return MvRead::Base;
+        }
         let Some(entries) = self.data.get(location) else {
             return MvRead::Base;
         };
@@ -254,6 +264,7 @@ impl MvMemory {
         let mut new_locations: Vec<Location> =
             writes.iter().map(|(location, _)| *location).collect();
         for (location, value) in writes {
+            self.lowest_writers.note(&location, tx);
             self.data.entry(location).or_default().insert(
                 tx,
                 Entry::Written {
@@ -334,6 +345,7 @@ impl MvMemory {
             .expect("write-set lock poisoned");
         if !last_written.contains(&location) {
             last_written.push(location);
+            self.lowest_writers.note(&location, tx);
             self.data
                 .entry(location)
                 .or_default()

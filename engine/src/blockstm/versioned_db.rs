@@ -40,8 +40,66 @@ pub(crate) enum ReadValue {
     Storage(U256),
 }
 
-/// Everything one execution read, by location.
-pub(crate) type ReadCache = HashMap<Location, (ReadOrigin, ReadValue)>;
+/// Everything one execution read, in the order it was first read. Most executions read a
+/// handful of locations, and a scan of those costs less than hashing every lookup; a map
+/// indexes the reads only once there are many.
+#[derive(Debug, Default)]
+pub(crate) struct ReadCache {
+    /// The locations and origins: what validation checks.
+    reads: ReadSet,
+    /// The value of each read, at the same position.
+    values: Vec<ReadValue>,
+    /// Position of each read by location, kept once there are more than [`Self::SCANNED`].
+    index: HashMap<Location, usize>,
+}
+
+impl ReadCache {
+    /// Up to this many reads, a lookup scans them.
+    const SCANNED: usize = 16;
+
+    fn get(&self, location: &Location) -> Option<&ReadValue> {
+        let at = if self.reads.len() <= Self::SCANNED {
+            self.reads.iter().rposition(|(read, _)| read == location)
+        } else {
+            self.index.get(location).copied()
+        }?;
+        Some(&self.values[at])
+    }
+
+    /// Adds a read of a location not read before.
+    fn insert(&mut self, location: Location, origin: ReadOrigin, value: ReadValue) {
+        debug_assert!(self.get(&location).is_none(), "{location} read twice");
+        self.reads.push((location, origin));
+        self.values.push(value);
+        match self.reads.len() {
+            len if len == Self::SCANNED + 1 => {
+                let positions = self
+                    .reads
+                    .iter()
+                    .enumerate()
+                    .map(|(at, (read, _))| (*read, at));
+                self.index.extend(positions);
+            }
+            len if len > Self::SCANNED => {
+                self.index.insert(location, len - 1);
+            }
+            _ => {}
+        }
+    }
+
+    fn clear(&mut self) {
+        self.reads.clear();
+        self.values.clear();
+        self.index.clear();
+    }
+
+    /// The reads with their origins, leaving the cache empty.
+    fn take_reads(&mut self) -> ReadSet {
+        let reads = std::mem::take(&mut self.reads);
+        self.clear();
+        reads
+    }
+}
 
 /// Per-execution view of the block's state for transaction `tx`.
 #[derive(Debug)]
@@ -90,10 +148,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
     /// The reads of the execution that just ended, with where each value came from. The
     /// cache keeps its capacity for the next execution.
     pub(crate) fn drain_reads(&mut self) -> ReadSet {
-        self.reads
-            .drain()
-            .map(|(location, (origin, _))| (location, origin))
-            .collect()
+        self.reads.take_reads()
     }
 
     fn read_memory(&self, location: &Location) -> Result<MvRead, VersionedDbError<DB::Error>> {
@@ -105,7 +160,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
 
     fn remember(&mut self, location: Location, read: &MvRead, value: ReadValue) {
         let origin = read.origin().expect("blocked reads are returned as errors");
-        self.reads.insert(location, (origin, value));
+        self.reads.insert(location, origin, value);
     }
 
     fn base_account(&mut self, address: Address) -> Result<Option<AccountInfo>, DB::Error> {
@@ -125,7 +180,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         address: Address,
     ) -> Result<Option<AccountBasic>, VersionedDbError<DB::Error>> {
         let location = Location::Account(address);
-        if let Some((_, ReadValue::Account(account))) = self.reads.get(&location) {
+        if let Some(ReadValue::Account(account)) = self.reads.get(&location) {
             return Ok(*account);
         }
         let read = self.read_memory(&location)?;
@@ -167,7 +222,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         address: Address,
     ) -> Result<AccountCode, VersionedDbError<DB::Error>> {
         let location = Location::Code(address);
-        if let Some((_, ReadValue::Code(code))) = self.reads.get(&location) {
+        if let Some(ReadValue::Code(code)) = self.reads.get(&location) {
             return Ok(code.clone());
         }
         let read = self.read_memory(&location)?;
@@ -211,7 +266,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         slot: U256,
     ) -> Result<U256, VersionedDbError<DB::Error>> {
         let location = Location::Storage(address, slot);
-        if let Some((_, ReadValue::Storage(value))) = self.reads.get(&location) {
+        if let Some(ReadValue::Storage(value)) = self.reads.get(&location) {
             return Ok(*value);
         }
         let epoch = self.read_code(address)?.storage_epoch;

@@ -21,14 +21,23 @@
 //! - `explain`: the dependencies among a block's transactions.
 //! - `consensus/`: the BlockchainTest runner, one module per step of importing a block.
 
+/// Replaying one block on both executors, comparing them, and checking it: its report.
 mod block_replay;
+/// Comparing an execution of a block with what its header commits to.
 mod check;
+/// The Ethereum consensus tests (BlockchainTests), run through the parallel executor.
 mod consensus;
+/// Executing a recorded block with alloy-evm's stock executor and with Parallax.
 mod execution;
+/// Why a block did or did not parallelize: the dependencies among its transactions.
 mod explain;
+/// A recorded block ready to execute, and the error for one that cannot be.
 mod recorded_block;
+/// Where recorded blocks come from: the recorded forms, a node's RPC, discovery.
 mod source;
+/// The pre-state backends behind `PreState`, and their error.
 mod state;
+/// The state root: trie nodes, proofs, the post-block root, the root of a complete state.
 mod trie;
 
 pub use block_replay::{BlockReport, replay_block};

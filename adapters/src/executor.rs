@@ -44,6 +44,14 @@ pub struct ParallaxBlockExecutor<'a, E, D, Spec, R: ReceiptBuilder> {
     _database: PhantomData<fn() -> D>,
 }
 
+impl<E, D, Spec, R: ReceiptBuilder> core::fmt::Debug for ParallaxBlockExecutor<'_, E, D, Spec, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ParallaxBlockExecutor")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a, E, D, Spec, R: ReceiptBuilder> ParallaxBlockExecutor<'a, E, D, Spec, R> {
     pub(crate) const fn new(
         inner: EthBlockExecutor<'a, E, Spec, R>,

@@ -18,7 +18,7 @@ use alloy_primitives::Log;
 use core::marker::PhantomData;
 use parallax_engine::ParallelExecutor;
 use revm::{DatabaseRef, Inspector, context::TxEnv, context_interface::result::HaltReason};
-use std::sync::Arc;
+use std::{fmt, sync::Arc};
 
 /// A `BlockExecutorFactory` whose executors run whole blocks with the Parallax engine.
 ///
@@ -29,6 +29,15 @@ pub struct ParallaxBlockExecutorFactory<D, R = AlloyReceiptBuilder, Spec = EthSp
     eth: EthBlockExecutorFactory<R, Spec, EthEvmFactory>,
     engine: Arc<ParallelExecutor>,
     _database: PhantomData<fn() -> D>,
+}
+
+impl<D, R: fmt::Debug, Spec: fmt::Debug> fmt::Debug for ParallaxBlockExecutorFactory<D, R, Spec> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParallaxBlockExecutorFactory")
+            .field("eth", &self.eth)
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<D, R: Clone, Spec: Clone> Clone for ParallaxBlockExecutorFactory<D, R, Spec> {

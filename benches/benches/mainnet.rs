@@ -3,10 +3,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use parallax_engine::{ParallelExecutor, execute_sequential};
-use parallax_replay::{
-    fixtures::fixture_or_skip,
-    prestate::{PrestateShared, block_dirs, load_block},
-};
+use parallax_fixtures::fixture_or_skip;
+use parallax_replay::{PrestateShared, load_prestate_block, prestate_block_dirs};
 use std::num::NonZeroUsize;
 
 fn threads() -> NonZeroUsize {
@@ -23,8 +21,8 @@ fn mainnet(c: &mut Criterion) {
     let shared = PrestateShared::load(&dir).expect("shared pre-state files load");
     let threads = threads();
     let executor = ParallelExecutor::new(threads).expect("worker threads start");
-    for block_dir in block_dirs(&dir).expect("block directories") {
-        let block = load_block(&block_dir, &shared).expect("block loads");
+    for block_dir in prestate_block_dirs(&dir).expect("block directories") {
+        let block = load_prestate_block(&block_dir, &shared).expect("block loads");
         let env = block.evm_env();
         let txs = block.tx_envs();
         let mut group = c.benchmark_group(format!("block_{}", block.number()));

@@ -16,6 +16,7 @@ use revm::{
 pub type WorkloadDb = CacheDB<EmptyDB>;
 
 /// A block ready to execute.
+#[derive(Debug)]
 pub struct SyntheticBlock {
     /// Workload name (as in `parallax bench --json`).
     pub name: &'static str,

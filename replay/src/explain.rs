@@ -3,8 +3,8 @@
 //! executes them, and the longest chain of real dependencies among them.
 
 use crate::{
-    block::ReplayBlock,
-    execute::{ReplayDb, execution_ctx},
+    execution::{ReplayDb, execution_ctx},
+    recorded_block::ReplayBlock,
 };
 use alloy_evm::{
     Evm, EvmFactory,
@@ -65,6 +65,7 @@ pub enum ExplainError {
 }
 
 /// Runs blocks through the parallel engine with read and write sets recorded.
+#[derive(Debug)]
 pub struct Explainer {
     factory: EthBlockExecutorFactory<AlloyReceiptBuilder, EthSpec, EthEvmFactory>,
     engine: ParallelExecutor,

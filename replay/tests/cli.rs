@@ -4,7 +4,7 @@
 mod support;
 
 use alloy_primitives::Address;
-use parallax_replay::fixtures::fixture_or_skip;
+use parallax_fixtures::fixture_or_skip;
 use serde_json::Value;
 use std::path::PathBuf;
 use support::{parallax, read_json, temp_dir, write_json};

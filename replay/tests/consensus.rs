@@ -5,12 +5,8 @@
 mod support;
 
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
-use parallax_replay::{
-    consensus::{
-        Executor, Verdict, fixture::BlockchainTest, run_test, sources::for_each_fixture_file,
-    },
-    fixtures::fixture_or_skip,
-};
+use parallax_fixtures::fixture_or_skip;
+use parallax_replay::{BlockchainTest, Executor, Verdict, for_each_fixture_file, run_test};
 use serde_json::Value;
 use std::{io::Write, num::NonZeroUsize, sync::Arc};
 use support::parallax;

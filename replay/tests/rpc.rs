@@ -4,7 +4,7 @@
 
 mod support;
 
-use parallax_replay::fixtures::fixture_or_skip;
+use parallax_fixtures::fixture_or_skip;
 use serde_json::Value;
 use support::{parallax, read_json, recorded_node::RecordedNode, temp_dir};
 

@@ -9,12 +9,10 @@ use alloy_evm::{
 };
 use parallax_adapters::ParallaxBlockExecutorFactory;
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
+use parallax_fixtures::fixture_or_skip;
 use parallax_replay::{
-    ReplayBlock,
-    execute::{Execution, Executors, ReplayDb, execution_ctx},
-    fixtures::fixture_or_skip,
-    prestate::{PrestateShared, block_dirs, load_block},
-    proofs, witness,
+    Execution, Executors, PrestateShared, ReplayBlock, ReplayDb, execution_ctx,
+    load_prestate_block, load_proof_file, load_witness_file, prestate_block_dirs,
 };
 use revm::database::{BundleState, State, states::bundle_state::BundleRetention};
 use std::{io::Write, num::NonZeroUsize, path::Path, sync::Arc};
@@ -124,14 +122,14 @@ fn parallax_executor_equals_stock_executor_on_every_mainnet_block() {
 
     let prestate = dir.join("prestate");
     let shared = PrestateShared::load(&prestate).expect("shared pre-state files load");
-    for block_dir in block_dirs(&prestate).expect("block directories") {
-        let block = load_block(&block_dir, &shared).unwrap_or_else(|e| panic!("{e}"));
+    for block_dir in prestate_block_dirs(&prestate).expect("block directories") {
+        let block = load_prestate_block(&block_dir, &shared).unwrap_or_else(|e| panic!("{e}"));
         check_block(&block, &all, &streaming);
         checked.push(block.number());
     }
     for (kind, load) in [
-        ("proofs", proofs::load_file as fn(&Path) -> _),
-        ("witness", witness::load_file),
+        ("proofs", load_proof_file as fn(&Path) -> _),
+        ("witness", load_witness_file),
     ] {
         let mut files: Vec<_> = std::fs::read_dir(dir.join(kind))
             .expect(kind)

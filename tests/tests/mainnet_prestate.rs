@@ -3,10 +3,8 @@
 //! transaction, and its gas used must equal the header's.
 
 use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
-use parallax_replay::{
-    fixtures::fixture_or_skip,
-    prestate::{PrestateShared, block_dirs, load_block},
-};
+use parallax_fixtures::fixture_or_skip;
+use parallax_replay::{PrestateShared, load_prestate_block, prestate_block_dirs};
 use std::{io::Write, num::NonZeroUsize};
 
 #[test]
@@ -26,11 +24,11 @@ fn every_prestate_block_matches_sequential_and_its_header() {
                 .with_policy(ExecutionPolicy::AlwaysParallel)
         })
         .collect();
-    let dirs = block_dirs(&dir).expect("block directories");
+    let dirs = prestate_block_dirs(&dir).expect("block directories");
     assert!(!dirs.is_empty(), "no blocks found in {}", dir.display());
     let mut ran = Vec::new();
     for block_dir in &dirs {
-        let block = load_block(block_dir, &shared).unwrap_or_else(|e| panic!("{e}"));
+        let block = load_prestate_block(block_dir, &shared).unwrap_or_else(|e| panic!("{e}"));
         let env = block.evm_env();
         let txs = block.tx_envs();
         let sequential = execute_sequential(&*block.pre_state, &env.cfg_env, &env.block_env, &txs)

@@ -1,7 +1,7 @@
 //! The fork schedule of a test's `network`: a single fork active from genesis, or a
 //! transition to the next fork at a block, a timestamp or a total difficulty.
 
-use super::fixture::{BlobSchedule, FixtureConfig};
+use super::blockchain_test::{BlobSchedule, FixtureConfig};
 use alloy_eips::{eip6110::MAINNET_DEPOSIT_CONTRACT_ADDRESS, eip7840::BlobParams};
 use alloy_evm::eth::spec::EthExecutorSpec;
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
@@ -50,19 +50,17 @@ const fn by_timestamp(fork: EthereumHardfork) -> bool {
 
 /// A test chain's rules.
 #[derive(Debug, Clone)]
-pub struct TestChainSpec {
+pub(crate) struct TestChainSpec {
     forks: BTreeMap<EthereumHardfork, ForkCondition>,
     blob_schedule: Vec<(EthereumHardfork, BlobParams)>,
     /// Chain id of the test chain.
-    pub chain_id: u64,
-    /// The fork name as the test states it.
-    pub network: String,
+    pub(crate) chain_id: u64,
 }
 
 impl TestChainSpec {
     /// The rules of `network` (e.g. `Cancun`, `ShanghaiToCancunAtTime15k`,
     /// `FrontierToHomesteadAt5`, `ArrowGlacierToParisAtDiffC0000`), or `None` if unknown.
-    pub fn for_network(network: &str, config: Option<&FixtureConfig>) -> Option<Self> {
+    pub(crate) fn for_network(network: &str, config: Option<&FixtureConfig>) -> Option<Self> {
         let (base, next) = match network.split_once("To") {
             Some((base, rest)) => (base, Some(rest)),
             None => (network, None),
@@ -80,7 +78,7 @@ impl TestChainSpec {
                     EthereumHardfork::Dao,
                     ForkCondition::Block(parse_number(at)?),
                 ));
-                return Some(Self::build(forks, network, config));
+                return Some(Self::build(forks, config));
             }
             let index = FORKS.iter().position(|(n, _)| *n == name)?;
             // Forks between the two named ones (Arrow and Gray Glacier) come with the latter.
@@ -125,12 +123,11 @@ impl TestChainSpec {
         {
             forks.push((EthereumHardfork::GrayGlacier, arrow));
         }
-        Some(Self::build(forks, network, config))
+        Some(Self::build(forks, config))
     }
 
     fn build(
         forks: Vec<(EthereumHardfork, ForkCondition)>,
-        network: &str,
         config: Option<&FixtureConfig>,
     ) -> Self {
         let mut blob_schedule = default_blob_schedule();
@@ -149,12 +146,11 @@ impl TestChainSpec {
             forks: forks.into_iter().collect(),
             blob_schedule,
             chain_id,
-            network: network.to_owned(),
         }
     }
 
     /// Sets the block at which a total-difficulty transition happened, once known.
-    pub fn with_paris_at_block(mut self, block: u64) -> Self {
+    pub(crate) fn with_paris_at_block(mut self, block: u64) -> Self {
         if let Some(ForkCondition::TTD {
             fork_block,
             total_difficulty,
@@ -172,19 +168,19 @@ impl TestChainSpec {
     }
 
     /// Whether the DAO fork's irregular state change happens at block `number`.
-    pub fn dao_fork_at(&self, number: u64) -> bool {
+    pub(crate) fn dao_fork_at(&self, number: u64) -> bool {
         self.ethereum_fork_activation(EthereumHardfork::Dao)
             .transitions_at_block(number)
     }
 
     /// The same rules without the DAO fork's state change (applied by the caller instead).
-    pub fn without_dao_fork(mut self) -> Self {
+    pub(crate) fn without_dao_fork(mut self) -> Self {
         self.forks.remove(&EthereumHardfork::Dao);
         self
     }
 
     /// The total difficulty at which Paris activates, for transition tests.
-    pub fn paris_total_difficulty(&self) -> Option<U256> {
+    pub(crate) fn paris_total_difficulty(&self) -> Option<U256> {
         match self.ethereum_fork_activation(EthereumHardfork::Paris) {
             ForkCondition::TTD {
                 activation_block_number: u64::MAX,
@@ -196,7 +192,7 @@ impl TestChainSpec {
     }
 
     /// The blob parameters in force at `timestamp`, if blobs exist then.
-    pub fn blob_params_at(&self, timestamp: u64) -> Option<BlobParams> {
+    pub(crate) fn blob_params_at(&self, timestamp: u64) -> Option<BlobParams> {
         self.blob_schedule
             .iter()
             .filter(|(fork, _)| {

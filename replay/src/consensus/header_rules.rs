@@ -25,7 +25,7 @@ fn format(detail: impl Into<String>) -> Rejection {
 }
 
 /// Checks `block` against its parent's header and its own body.
-pub fn check_block(
+pub(crate) fn check_block(
     spec: &TestChainSpec,
     parent: &Header,
     block: &Block<TxEnvelope>,
@@ -145,7 +145,10 @@ fn check_proof_of_stake(spec: &TestChainSpec, block: &Block<TxEnvelope>) -> Resu
 /// Checks that the header commits to the body. Run after execution, so that a block holding
 /// an invalid transaction is rejected for that transaction, as the fixtures expect, even
 /// when the header's transactions root leaves the transaction out.
-pub fn check_body_roots(spec: &TestChainSpec, block: &Block<TxEnvelope>) -> Result<(), Rejection> {
+pub(crate) fn check_body_roots(
+    spec: &TestChainSpec,
+    block: &Block<TxEnvelope>,
+) -> Result<(), Rejection> {
     let h = &block.header;
     let transactions_root = proofs::calculate_transaction_root(&block.body.transactions);
     if transactions_root != h.transactions_root {

@@ -1,12 +1,20 @@
 //! The Ethereum consensus tests (BlockchainTests), run through the parallel executor.
+//!
+//! Layered bottom-up: the fixture format `blockchain_test` and its reader `fixture_files`;
+//! `rejection`, `chain_spec`, `skips` and `world_state` (the test chain's state and its
+//! root); then one module per step of importing a block: `decode_block`, `header_rules`,
+//! `execute_block`, `check_results`, tied together by `import_block`; and `run_test`, which
+//! imports a test's chain and compares the final state.
 
-pub mod chain_spec;
-pub mod fixture;
-pub mod header_rules;
-pub mod rejection;
-pub mod runner;
-pub mod skips;
-pub mod sources;
-pub mod world_state;
-
-pub use runner::{Executor, Verdict, run_test};
+pub(crate) mod blockchain_test;
+pub(crate) mod chain_spec;
+pub(crate) mod check_results;
+pub(crate) mod decode_block;
+pub(crate) mod execute_block;
+pub(crate) mod fixture_files;
+pub(crate) mod header_rules;
+pub(crate) mod import_block;
+pub(crate) mod rejection;
+pub(crate) mod run_test;
+pub(crate) mod skips;
+pub(crate) mod world_state;

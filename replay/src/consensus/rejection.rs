@@ -4,7 +4,7 @@ use std::fmt;
 
 /// The family of a rejection, matched against the family of an expected exception.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     /// The block's bytes do not decode into a block of its fork.
     Decode,
     /// The block's parent is unknown.
@@ -21,7 +21,7 @@ pub enum Family {
 
 /// A rejected block: the family and what exactly was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     /// The family.
     pub family: Family,
     /// What was wrong.
@@ -30,7 +30,7 @@ pub struct Rejection {
 
 impl Rejection {
     /// A rejection of `family`.
-    pub fn new(family: Family, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(family: Family, detail: impl Into<String>) -> Self {
         Self {
             family,
             detail: detail.into(),
@@ -46,7 +46,7 @@ impl fmt::Display for Rejection {
 
 /// How to treat a block a fixture expects to be rejected for `expected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expectation {
+pub(crate) enum Expectation {
     /// Rejected for one of these families.
     RejectedAs(Vec<Family>),
     /// The reason is a check this harness does not make (difficulty, seal, ommers).
@@ -54,7 +54,7 @@ pub enum Expectation {
 }
 
 /// The families an expected exception (`A|B|...`) may be rejected as.
-pub fn expectation(expected: &str) -> Expectation {
+pub(crate) fn expectation(expected: &str) -> Expectation {
     let mut families = Vec::new();
     for name in expected.split('|').map(str::trim) {
         match family_of(name) {
@@ -109,7 +109,7 @@ fn family_of(name: &str) -> Result<Family, &'static str> {
 }
 
 /// Whether `rejection` is an acceptable rejection under `expectation`.
-pub fn matches(expectation: &Expectation, rejection: &Rejection) -> bool {
+pub(crate) fn matches(expectation: &Expectation, rejection: &Rejection) -> bool {
     match expectation {
         Expectation::RejectedAs(families) => families.contains(&rejection.family),
         Expectation::OutOfScope(_) => true,

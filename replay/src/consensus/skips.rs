@@ -33,7 +33,7 @@ const EIP1283_TESTS: [&str; 24] = [
 ];
 
 /// Why the test named `name` on `network` is skipped, if it is.
-pub fn skip_reason(name: &str, network: &str) -> Option<&'static str> {
+pub(crate) fn skip_reason(name: &str, network: &str) -> Option<&'static str> {
     if network == "Constantinople" && EIP1283_TESTS.contains(&name) {
         return Some(
             "Constantinople EIP-1283 SSTORE gas metering (never live on mainnet) is not in revm 43, which runs Constantinople as Petersburg",

@@ -1,18 +1,20 @@
 //! The complete state of a test chain at one block, with its state root.
 
-use super::fixture::FixtureAccount;
+use super::blockchain_test::FixtureAccount;
 use crate::{
-    pre_state::PreStateError,
-    state_root::{AccountChange, trie_account},
+    state::pre_state_error::PreStateError,
+    trie::{
+        complete_state_root::{CompleteAccount, complete_state_root},
+        post_state_root::AccountChange,
+    },
 };
 use alloy_primitives::{Address, B256, U256, keccak256, map::HashMap};
-use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 use revm::{DatabaseRef, bytecode::Bytecode, primitives::KECCAK_EMPTY, state::AccountInfo};
 use std::{collections::BTreeMap, sync::Arc};
 
 /// One account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorldAccount {
+pub(crate) struct WorldAccount {
     /// Balance in wei.
     pub balance: U256,
     /// Nonce.
@@ -25,14 +27,14 @@ pub struct WorldAccount {
 
 /// Every account of a chain's state, and every code by hash.
 #[derive(Debug, Clone, Default)]
-pub struct WorldState {
+pub(crate) struct WorldState {
     accounts: BTreeMap<Address, WorldAccount>,
     codes: HashMap<B256, Bytecode>,
 }
 
 impl WorldState {
     /// The state described by a fixture's `pre`.
-    pub fn from_fixture(pre: &BTreeMap<Address, FixtureAccount>) -> Self {
+    pub(crate) fn from_fixture(pre: &BTreeMap<Address, FixtureAccount>) -> Self {
         let mut state = Self::default();
         for (address, account) in pre {
             let code = Bytecode::new_raw(account.code.clone());
@@ -62,7 +64,7 @@ impl WorldState {
     }
 
     /// Applies a block's (or transaction's) changes.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         changes: &BTreeMap<Address, AccountChange>,
         codes: impl IntoIterator<Item = (B256, Bytecode)>,
@@ -99,35 +101,31 @@ impl WorldState {
     }
 
     /// Whether `address` exists and has code.
-    pub fn has_code(&self, address: &Address) -> bool {
+    pub(crate) fn has_code(&self, address: &Address) -> bool {
         self.accounts
             .get(address)
             .is_some_and(|account| account.code_hash != KECCAK_EMPTY)
     }
 
-    /// The state root, computed over every account with alloy-trie.
-    pub fn state_root(&self) -> B256 {
-        state_root_unhashed(self.accounts.iter().map(|(address, account)| {
-            let storage_root = storage_root_unhashed(
-                account
-                    .storage
-                    .iter()
-                    .map(|(slot, value)| (B256::from(*slot), *value)),
-            );
-            (
-                *address,
-                trie_account(
-                    account.nonce,
-                    account.balance,
-                    storage_root,
-                    account.code_hash,
-                ),
-            )
+    /// The state root, computed over every account.
+    pub(crate) fn state_root(&self) -> B256 {
+        complete_state_root(self.accounts.iter().map(|(address, account)| {
+            let storage = account.storage.iter().map(|(slot, value)| (*slot, *value));
+            let account = CompleteAccount {
+                nonce: account.nonce,
+                balance: account.balance,
+                code_hash: account.code_hash,
+                storage,
+            };
+            (*address, account)
         }))
     }
 
     /// The first difference from a fixture's expected state, described for a person.
-    pub fn first_difference(&self, expected: &BTreeMap<Address, FixtureAccount>) -> Option<String> {
+    pub(crate) fn first_difference(
+        &self,
+        expected: &BTreeMap<Address, FixtureAccount>,
+    ) -> Option<String> {
         let expected_state = Self::from_fixture(expected);
         for (address, want) in &expected_state.accounts {
             let Some(have) = self.accounts.get(address) else {
@@ -173,7 +171,7 @@ impl WorldState {
 /// A chain's state at one block, with the hashes of its ancestors for BLOCKHASH: the
 /// database the executors read, shareable between worker threads.
 #[derive(Debug, Clone)]
-pub struct ChainDb {
+pub(crate) struct ChainDb {
     /// The state.
     pub state: Arc<WorldState>,
     /// Block hashes by number along this chain.

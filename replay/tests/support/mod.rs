@@ -2,7 +2,7 @@
 //! and a JSON-RPC node on 127.0.0.1 that answers from recorded data.
 #![allow(dead_code)]
 
-pub mod recorded_node;
+pub(crate) mod recorded_node;
 
 use std::{
     path::{Path, PathBuf},
@@ -10,7 +10,7 @@ use std::{
 };
 
 /// What a run of `parallax` printed and how it exited.
-pub struct Run {
+pub(crate) struct Run {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
@@ -19,14 +19,14 @@ pub struct Run {
 impl Run {
     /// Asserts that the run exited with `status` and that its error output mentions
     /// `needle`, showing the error output when either fails.
-    pub fn assert_fails_with(&self, status: i32, needle: &str) {
+    pub(crate) fn assert_fails_with(&self, status: i32, needle: &str) {
         assert_eq!(self.status, status, "{}", self.stderr);
         assert!(self.stderr.contains(needle), "{}", self.stderr);
     }
 }
 
 /// Runs `parallax` with `args`.
-pub fn parallax(args: &[&str]) -> Run {
+pub(crate) fn parallax(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_parallax"))
         .args(args)
         .output()
@@ -39,7 +39,7 @@ pub fn parallax(args: &[&str]) -> Run {
 }
 
 /// A fresh directory for one test.
-pub fn temp_dir(test: &str) -> PathBuf {
+pub(crate) fn temp_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("parallax-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -47,7 +47,7 @@ pub fn temp_dir(test: &str) -> PathBuf {
 }
 
 /// Reads a (possibly gzipped) JSON file.
-pub fn read_json(path: &Path) -> serde_json::Value {
+pub(crate) fn read_json(path: &Path) -> serde_json::Value {
     let file = std::fs::File::open(path).expect("fixture opens");
     if path.extension().is_some_and(|e| e == "gz") {
         serde_json::from_reader(flate2::read::GzDecoder::new(file)).expect("fixture parses")
@@ -57,7 +57,7 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 }
 
 /// Writes JSON, gzipped when the name ends in `.gz`.
-pub fn write_json(path: &Path, value: &serde_json::Value) {
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) {
     let file = std::fs::File::create(path).expect("file creates");
     if path.extension().is_some_and(|e| e == "gz") {
         let mut encoder = flate2::write::GzEncoder::new(file, flate2::Compression::fast());

@@ -20,13 +20,13 @@ struct Answers {
 }
 
 /// A node serving recorded answers until the test ends.
-pub struct RecordedNode {
+pub(crate) struct RecordedNode {
     url: String,
 }
 
 impl RecordedNode {
     /// Serves the union of `recordings` (values in the `1-<N>.json` format).
-    pub fn serve(recordings: &[Value]) -> Self {
+    pub(crate) fn serve(recordings: &[Value]) -> Self {
         let mut answers = Answers::default();
         for recording in recordings {
             for pair in recording["full_blocks"].as_array().unwrap() {
@@ -65,7 +65,7 @@ impl RecordedNode {
         Self { url }
     }
 
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 }

@@ -7,7 +7,7 @@ use parallax_bench::{Machine, Sides, WORKLOADS, WorkloadReport, run_workloads};
 use std::num::NonZeroUsize;
 
 #[derive(Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Worker threads for the parallel engine [default: all CPUs].
     #[arg(long)]
     threads: Option<NonZeroUsize>,
@@ -49,7 +49,7 @@ impl From<Engine> for Sides {
     }
 }
 
-pub fn run(args: BenchArgs) -> u8 {
+pub(crate) fn run(args: BenchArgs) -> u8 {
     let threads = crate::threads_or_all_cpus(args.threads);
     let workloads: Vec<&'static str> = if args.workloads.is_empty() {
         WORKLOADS.to_vec()

@@ -4,9 +4,7 @@ use crate::{exit, table::Table};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
-use parallax_replay::consensus::{
-    Executor, Verdict, fixture::BlockchainTest, run_test, sources::for_each_fixture_file,
-};
+use parallax_replay::{BlockchainTest, Executor, Verdict, for_each_fixture_file, run_test};
 use serde_json::json;
 use std::{
     collections::BTreeMap,
@@ -17,7 +15,7 @@ use std::{
 };
 
 #[derive(Args)]
-pub struct BlockchainTestArgs {
+pub(crate) struct BlockchainTestArgs {
     /// BlockchainTest fixtures: JSON files, directories of them, or `.tar.zst` archives.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -70,7 +68,7 @@ struct Summary {
     failures: Vec<String>,
 }
 
-pub fn run(args: BlockchainTestArgs) -> u8 {
+pub(crate) fn run(args: BlockchainTestArgs) -> u8 {
     let executor = if args.sequential {
         Executor::Sequential
     } else {

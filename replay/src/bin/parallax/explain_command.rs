@@ -4,15 +4,12 @@ use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::Args;
 use parallax_engine::{HotLocation, Location};
-use parallax_replay::{
-    discover::{Loader, discover},
-    explain::{Explainer, Explanation},
-};
+use parallax_replay::{Explainer, Explanation, Loader, discover};
 use serde::Serialize;
 use std::{num::NonZeroUsize, path::PathBuf};
 
 #[derive(Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// Files or directories of recorded blocks (any of the forms `parallax replay` reads).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -102,7 +99,7 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-pub fn run(args: ExplainArgs) -> u8 {
+pub(crate) fn run(args: ExplainArgs) -> u8 {
     let sources = match discover(&args.paths) {
         Ok(sources) => sources,
         Err(error) => {

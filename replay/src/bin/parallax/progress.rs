@@ -4,7 +4,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// A bar over `len` items named `unit` ("blocks"), hidden when the output is JSON so that
 /// only JSON reaches the terminal.
-pub fn item_progress(len: usize, unit: &str, json: bool) -> ProgressBar {
+pub(crate) fn item_progress(len: usize, unit: &str, json: bool) -> ProgressBar {
     let progress = if json {
         ProgressBar::hidden()
     } else {

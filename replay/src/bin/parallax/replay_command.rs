@@ -5,11 +5,8 @@ use crate::{exit, table::Table};
 use clap::Args;
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use parallax_replay::{
-    ReplayBlock,
-    discover::{BlockSource, Loader, discover},
-    execute::Executors,
-    replay::{BlockReport, replay_block},
-    rpc::{RpcSource, write_recording},
+    BlockReport, BlockSource, Executors, Loader, ReplayBlock, RpcSource, discover, replay_block,
+    write_recording,
 };
 use std::{
     num::NonZeroUsize,
@@ -17,7 +14,7 @@ use std::{
 };
 
 #[derive(Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// Files or directories of recorded blocks: pre-state dumps, eth_getProof recordings or
     /// execution witnesses (recognised by content).
     #[arg(required_unless_present = "rpc", conflicts_with = "rpc")]
@@ -65,7 +62,7 @@ enum Job {
     Rpc(u64),
 }
 
-pub fn run(args: ReplayArgs) -> u8 {
+pub(crate) fn run(args: ReplayArgs) -> u8 {
     // One-time global state (precompile tables, the KZG setup) is built before any block is
     // timed: otherwise the first block that needs KZG charges seconds to one side.
     parallax_engine::warm_up();

@@ -12,11 +12,9 @@ use parallax_bench::{
     run_workloads,
 };
 use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
+use parallax_fixtures::fixtures_root;
 use parallax_replay::{
-    ReplayBlock,
-    explain::Explainer,
-    fixtures::fixtures_root,
-    prestate::{PrestateShared, block_dirs, load_block},
+    Explainer, PrestateShared, ReplayBlock, load_prestate_block, prestate_block_dirs,
 };
 use revm::context::TxEnv;
 use std::{
@@ -26,7 +24,7 @@ use std::{
 };
 
 #[derive(Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// Worker thread counts to measure, comma-separated [default: all CPUs].
     #[arg(long, value_delimiter = ',')]
     threads: Vec<NonZeroUsize>,
@@ -61,7 +59,7 @@ struct Engine {
     executor: ParallelExecutor,
 }
 
-pub fn run(args: ReportArgs) -> u8 {
+pub(crate) fn run(args: ReportArgs) -> u8 {
     // Built before anything is timed, as in `parallax replay`.
     parallax_engine::warm_up();
     match report(&args) {
@@ -161,9 +159,10 @@ fn prepare_blocks(dir: &Path, progress: &ProgressBar) -> Result<Vec<Prepared>, F
     let shared = PrestateShared::load(dir).map_err(|error| unusable(error.to_string()))?;
     let explainer = Explainer::new(NonZeroUsize::MIN).map_err(|e| unusable(e.to_string()))?;
     let mut blocks = Vec::new();
-    for block_dir in block_dirs(dir).map_err(|error| unusable(error.to_string()))? {
+    for block_dir in prestate_block_dirs(dir).map_err(|error| unusable(error.to_string()))? {
         progress.set_message(format!("explaining {}", block_dir.display()));
-        let block = load_block(&block_dir, &shared).map_err(|e| unusable(e.to_string()))?;
+        let block =
+            load_prestate_block(&block_dir, &shared).map_err(|e| unusable(e.to_string()))?;
         let explanation = explainer
             .explain(&block)
             .map_err(|error| (exit::MISMATCH, error.to_string()))?;

@@ -42,7 +42,7 @@ impl LoadError {
 }
 
 /// Reads a JSON file, gunzipping it when its name ends in `.gz`.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
     let file = std::fs::File::open(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,

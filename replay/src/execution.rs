@@ -1,7 +1,7 @@
 //! Executing a recorded block the way a client does, twice: with alloy-evm's stock
 //! executor (sequential revm) and with the Parallax executor, both through revm's `State`.
 
-use crate::{block::ReplayBlock, pre_state::PreState};
+use crate::{recorded_block::ReplayBlock, state::pre_state::PreState};
 use alloy_consensus::ReceiptEnvelope;
 use alloy_evm::{
     EvmFactory,
@@ -19,6 +19,7 @@ use revm::{
 };
 use std::{
     borrow::Cow,
+    fmt,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -43,6 +44,15 @@ pub struct Execution {
 pub struct Executors {
     stock: EthBlockExecutorFactory<AlloyReceiptBuilder, EthSpec, EthEvmFactory>,
     parallax: ParallaxBlockExecutorFactory<ReplayDb>,
+}
+
+impl fmt::Debug for Executors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executors")
+            .field("stock", &self.stock)
+            .field("parallax", &self.parallax)
+            .finish()
+    }
 }
 
 impl Executors {

@@ -1,6 +1,6 @@
 //! Blocks in the JSON shape of `eth_getBlockByNumber(N, true)`.
 
-use crate::load_error::LoadError;
+use super::load_error::LoadError;
 use alloy_consensus::{Header, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_primitives::B256;
@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// The parts of an RPC block that replay needs.
 #[derive(Debug, Clone)]
-pub struct ParsedBlock {
+pub(crate) struct ParsedBlock {
     /// Consensus header.
     pub header: Header,
     /// Its hash, verified against the recorded one.
@@ -23,7 +23,7 @@ pub struct ParsedBlock {
 
 /// Converts an RPC block with full transactions, checking that the header hashes to the
 /// recorded hash (which proves every header field was read correctly).
-pub fn block_from_rpc(
+pub(crate) fn block_from_rpc(
     block: alloy_rpc_types_eth::Block,
     path: &Path,
 ) -> Result<ParsedBlock, LoadError> {

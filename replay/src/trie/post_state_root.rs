@@ -4,11 +4,13 @@
 //! which must then be read; recordings supply such siblings in their post-state nodes, and
 //! without them the computation fails naming the missing node.
 
-use crate::{pre_state::PreStateError, trie_db::TrieDb};
+use super::{
+    account_leaf::trie_account,
+    sparse_trie::{SparseTrie, TrieError},
+    state_trie::{StateTrie, TrieReadError},
+};
 use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
-use eth_trie::{Trie, TrieError};
 use revm::database::BundleState;
 use std::collections::BTreeMap;
 
@@ -66,19 +68,6 @@ pub fn changes_from_evm_state(state: &revm::state::EvmState) -> BTreeMap<Address
         .collect()
 }
 
-/// An account leaf. (Built through `Default` so that it stays correct if alloy-trie's
-/// optional account extension is enabled somewhere in the build.)
-#[allow(clippy::needless_update)]
-pub fn trie_account(nonce: u64, balance: U256, storage_root: B256, code_hash: B256) -> TrieAccount {
-    TrieAccount {
-        nonce,
-        balance,
-        storage_root,
-        code_hash,
-        ..Default::default()
-    }
-}
-
 /// An account as a recording says it is after the block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedAccount {
@@ -101,9 +90,9 @@ pub struct PostState {
 /// Why the post-state root could not be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateRootError {
-    /// A pre-state read failed.
+    /// Reading the pre-state through the trie failed.
     #[error(transparent)]
-    PreState(#[from] PreStateError),
+    Read(#[from] TrieReadError),
     /// Updating a trie needed a node the recording lacks.
     #[error("updating {what} needs trie node {node}, which the recording lacks")]
     MissingNode {
@@ -112,7 +101,7 @@ pub enum StateRootError {
         /// The missing node.
         node: B256,
     },
-    /// The trie library failed.
+    /// A trie node does not decode.
     #[error("updating {what}: {reason}")]
     Trie {
         /// What was being updated.
@@ -125,32 +114,26 @@ pub enum StateRootError {
 fn trie_error(what: impl Into<String>) -> impl FnOnce(TrieError) -> StateRootError {
     let what = what.into();
     move |error| match error {
-        TrieError::MissingTrieNode { node_hash, .. } => StateRootError::MissingNode {
-            what,
-            node: node_hash,
-        },
-        other => StateRootError::Trie {
-            what,
-            reason: other.to_string(),
-        },
+        TrieError::MissingNode(node) => StateRootError::MissingNode { what, node },
+        TrieError::Malformed(reason) => StateRootError::Trie { what, reason },
     }
 }
 
-/// Applies `changes` to the pre-state of `db` and returns the new state root.
+/// Applies `changes` to the pre-state `trie` and returns the new state root. The nodes the
+/// update creates join the pre-state's node store.
 pub fn post_state_root(
-    db: &TrieDb,
+    trie: &StateTrie,
     changes: &BTreeMap<Address, AccountChange>,
 ) -> Result<PostState, StateRootError> {
-    let nodes = db.nodes();
-    let mut accounts_trie = nodes
-        .trie(db.state_root())
-        .map_err(trie_error("the account trie"))?;
+    let nodes = trie.nodes();
+    let mut accounts_trie =
+        SparseTrie::open(nodes, trie.root()).map_err(trie_error("the account trie"))?;
     let mut accounts = BTreeMap::new();
     for (address, change) in changes {
         let key = keccak256(address);
         let Some((nonce, balance, code_hash)) = change.after else {
             accounts_trie
-                .remove(key.as_slice())
+                .remove(key)
                 .map_err(trie_error(format!("account {address}")))?;
             accounts.insert(*address, None);
             continue;
@@ -158,48 +141,54 @@ pub fn post_state_root(
         let prior_root = if change.storage_wiped {
             EMPTY_ROOT_HASH
         } else {
-            db.account(*address)?
+            trie.account(*address)?
                 .map_or(EMPTY_ROOT_HASH, |account| account.storage_root)
         };
         let storage_root = if change.storage.is_empty() {
             prior_root
         } else {
             let what = format!("the storage of {address}");
-            let mut storage = nodes.trie(prior_root).map_err(trie_error(what.clone()))?;
+            let mut storage = SparseTrie::open(nodes, prior_root).map_err(trie_error(what))?;
             for (slot, value) in &change.storage {
                 let slot_key = keccak256(B256::from(*slot));
                 let result = if value.is_zero() {
-                    storage.remove(slot_key.as_slice()).map(drop)
+                    storage.remove(slot_key)
                 } else {
-                    storage.insert(slot_key.as_slice(), &alloy_rlp::encode(value))
+                    storage.insert(slot_key, alloy_rlp::encode(value))
                 };
                 result.map_err(trie_error(format!("slot {slot:#x} of {address}")))?;
             }
-            storage.root_hash().map_err(trie_error(what))?
+            storage.root()
         };
         let account = trie_account(nonce, balance, storage_root, code_hash);
         accounts_trie
-            .insert(key.as_slice(), &alloy_rlp::encode(account))
+            .insert(key, alloy_rlp::encode(account))
             .map_err(trie_error(format!("account {address}")))?;
         accounts.insert(*address, Some(account));
     }
-    let root = accounts_trie
-        .root_hash()
-        .map_err(trie_error("the account trie"))?;
-    Ok(PostState { root, accounts })
+    Ok(PostState {
+        root: accounts_trie.root(),
+        accounts,
+    })
 }
 
 impl PostState {
     /// The first account or slot (in address order) where this post-state differs from the
-    /// recording's post-state, described for a person.
-    pub fn first_difference(&self, db: &TrieDb, recorded: &[RecordedAccount]) -> Option<String> {
+    /// recording's post-state, described for a person. Accounts the block did not change are
+    /// as `prior_account` says they were before it.
+    pub fn first_difference(
+        &self,
+        trie: &StateTrie,
+        prior_account: impl Fn(Address) -> Option<TrieAccount>,
+        recorded: &[RecordedAccount],
+    ) -> Option<String> {
         let mut recorded: Vec<&RecordedAccount> = recorded.iter().collect();
         recorded.sort_by_key(|account| account.address);
         for expected in recorded {
             let address = expected.address;
             let ours = match self.accounts.get(&address) {
                 Some(account) => *account,
-                None => db.account(address).ok().flatten(),
+                None => prior_account(address),
             };
             if ours.as_ref().map(without_storage_root)
                 != expected.account.as_ref().map(without_storage_root)
@@ -217,12 +206,8 @@ impl PostState {
                 continue;
             }
             for (slot, value) in &expected.slots {
-                let computed = db
-                    .nodes()
-                    .get(ours.storage_root, keccak256(B256::from(*slot)))
-                    .ok()
-                    .flatten()
-                    .and_then(|leaf| U256::decode(&mut leaf.as_slice()).ok())
+                let computed = trie
+                    .storage(address, ours.storage_root, *slot)
                     .unwrap_or_default();
                 if computed != *value {
                     return Some(format!(

@@ -3,7 +3,7 @@
 //! and the resulting state root is checked against the block header.
 //!
 //! ```text
-//! cargo run --release -p parallax-adapters --example client_loop -- [--always-parallel] [FIXTURE] [TEST]
+//! cargo run --release -p parallax-replay --example client_loop -- [--always-parallel] [FIXTURE] [TEST]
 //! ```
 //!
 //! FIXTURE is a BlockchainTest JSON file or a `.tar.zst` archive of them (default: the v13.3
@@ -11,6 +11,9 @@
 //! `medDemand_Cancun`, 23 blocks of EIP-1559 traffic on Cancun). Its blocks are small, so
 //! the engine's default policy runs them sequentially; `--always-parallel` forces the
 //! parallel path on every block.
+//!
+//! The state root is computed by the replay library's `complete_state_root`, the same code
+//! the consensus-test runner checks every test chain with.
 
 use alloy_consensus::{
     Block, TxEnvelope,
@@ -25,9 +28,9 @@ use alloy_evm::{
 use alloy_hardforks::{EthereumChainHardforks, EthereumHardfork, EthereumHardforks, ForkCondition};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
-use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 use parallax_adapters::ParallaxBlockExecutorFactory;
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
+use parallax_replay::{CompleteAccount, complete_state_root};
 use revm::{
     bytecode::Bytecode,
     context::TxEnv,
@@ -219,24 +222,19 @@ fn commit_bundle(db: &mut ChainDb, bundle: &BundleState) {
 
 /// Checks the database's state root against a header's.
 fn check_state_root(db: &ChainDb, expected: B256, number: u64) -> Result<(), Box<dyn Error>> {
-    let root = state_root_unhashed(
+    let root = complete_state_root(
         db.cache
             .accounts
             .iter()
             .filter(|(_, a)| a.info().is_some())
             .map(|(address, account)| {
-                let storage = account
-                    .storage
-                    .iter()
-                    .filter(|(_, v)| !v.is_zero())
-                    .map(|(k, v)| (B256::from(*k), *v));
-                let trie_account = alloy_trie::TrieAccount {
+                let complete = CompleteAccount {
                     nonce: account.info.nonce,
                     balance: account.info.balance,
-                    storage_root: storage_root_unhashed(storage),
                     code_hash: account.info.code_hash,
+                    storage: account.storage.iter().map(|(k, v)| (*k, *v)),
                 };
-                (*address, trie_account)
+                (*address, complete)
             }),
     );
     if root != expected {

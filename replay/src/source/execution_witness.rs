@@ -2,13 +2,14 @@
 //! senders, which are recovered from the signatures), every trie node and code the block
 //! touches, and the ancestor headers.
 
+use super::load_error::{LoadError, read_json};
 use crate::{
-    block::{ReplayBlock, SourceKind},
-    load_error::{LoadError, read_json},
-    pre_state::PreState,
-    state_root::{RecordedAccount, trie_account},
-    trie_db::{TrieDb, Unproven},
-    trie_nodes::TrieNodes,
+    recorded_block::{ReplayBlock, SourceKind},
+    state::{
+        pre_state::PreState,
+        trie_db::{TrieDb, Unproven},
+    },
+    trie::{account_leaf::trie_account, node_store::TrieNodes, post_state_root::RecordedAccount},
 };
 use alloy_consensus::{Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip4895::Withdrawals;
@@ -99,12 +100,12 @@ struct DiffSlot {
 }
 
 /// Whether a JSON value looks like an execution witness.
-pub fn matches(value: &serde_json::Value) -> bool {
+pub(crate) fn is_witness(value: &serde_json::Value) -> bool {
     value.get("witness").is_some() && value.get("blocks").is_some()
 }
 
 /// Loads a witness file (`<N>.json.gz`).
-pub fn load_file(path: &Path) -> Result<ReplayBlock, LoadError> {
+pub fn load_witness_file(path: &Path) -> Result<ReplayBlock, LoadError> {
     let file: WitnessFile = read_json(path)?;
     if let Some(config) = &file.chain_config
         && config.chain_id != 1

@@ -1,7 +1,7 @@
 //! An in-memory pre-state that knows exactly what it holds, so that a read outside it is an
 //! error naming what is missing instead of a silently wrong answer.
 
-use crate::pre_state::PreStateError;
+use super::pre_state_error::PreStateError;
 use alloy_primitives::{Address, B256, U256, keccak256, map::HashMap};
 use revm::{DatabaseRef, bytecode::Bytecode, primitives::KECCAK_EMPTY, state::AccountInfo};
 
@@ -147,6 +147,6 @@ impl DatabaseRef for MemoryDb {
 }
 
 /// Checks that `code` hashes to `hash`.
-pub fn code_matches(hash: B256, code: &[u8]) -> bool {
+pub(crate) fn code_matches(hash: B256, code: &[u8]) -> bool {
     keccak256(code) == hash
 }

@@ -2,19 +2,21 @@
 //! `eth_getProof` at N-1 (the pre-state of every touched account and slot) and at N (the
 //! post-state, whose nodes supply the siblings a deletion exposes), and `eth_getCode`.
 
-use crate::{
-    block::{ReplayBlock, SourceKind},
+use super::{
     load_error::{LoadError, read_json},
-    pre_state::PreState,
     rpc_block::block_from_rpc,
-    state_root::{RecordedAccount, trie_account},
-    trie_db::TrieDb,
-    trie_nodes::TrieNodes,
 };
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
+use crate::{
+    recorded_block::{ReplayBlock, SourceKind},
+    state::{pre_state::PreState, trie_db::TrieDb},
+    trie::{
+        account_leaf::trie_account, node_store::TrieNodes, post_state_root::RecordedAccount,
+        proof_verification::verify_proof_against,
+    },
+};
+use alloy_primitives::{Address, Bytes, U256, keccak256, map::HashMap};
 use alloy_rpc_types_eth::{Block, EIP1186AccountProofResponse};
-use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
-use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
+use revm::bytecode::Bytecode;
 use serde::{Deserialize, Serialize};
 use std::{path::Path, sync::Arc};
 
@@ -54,7 +56,7 @@ impl RecordedRpc {
 }
 
 /// Loads a recording (`1-<N>.json.gz`) of block N.
-pub fn load_file(path: &Path) -> Result<ReplayBlock, LoadError> {
+pub fn load_proof_file(path: &Path) -> Result<ReplayBlock, LoadError> {
     let recording: RecordedRpc = read_json(path)?;
     from_recording(recording, path)
 }
@@ -169,27 +171,6 @@ fn recorded_account(proof: &EIP1186AccountProofResponse) -> RecordedAccount {
     }
 }
 
-/// Whether an answer's fields describe `account` (as the trie holds it).
-fn answer_matches(proof: &EIP1186AccountProofResponse, account: Option<&TrieAccount>) -> bool {
-    match account {
-        Some(a) => {
-            (a.nonce, a.balance, a.storage_root, a.code_hash)
-                == (
-                    proof.nonce,
-                    proof.balance,
-                    proof.storage_hash,
-                    proof.code_hash,
-                )
-        }
-        None => {
-            proof.nonce == 0
-                && proof.balance.is_zero()
-                && (proof.code_hash.is_zero() || proof.code_hash == KECCAK_EMPTY)
-                && (proof.storage_hash.is_zero() || proof.storage_hash == EMPTY_ROOT_HASH)
-        }
-    }
-}
-
 /// Checks that an N-1 proof states what the trie under the parent's state root holds, and
 /// that the account's code was recorded.
 fn check_pre_state_proof(
@@ -197,7 +178,8 @@ fn check_pre_state_proof(
     proof: &EIP1186AccountProofResponse,
     path: &Path,
 ) -> Result<(), LoadError> {
-    let account = verify_against(db, proof).map_err(|message| LoadError::invalid(path, message))?;
+    let account = verify_proof_against(db.trie(), proof)
+        .map_err(|message| LoadError::invalid(path, message))?;
     if let Some(account) = &account
         && !db.has_code(&account.code_hash)
     {
@@ -210,69 +192,4 @@ fn check_pre_state_proof(
         ));
     }
     Ok(())
-}
-
-/// Checks an `eth_getProof` answer on its own: its nodes must lead from `state_root` to the
-/// account and slots it claims. Returns the account it proves.
-pub fn verify_proof(
-    state_root: B256,
-    proof: &EIP1186AccountProofResponse,
-) -> Result<Option<TrieAccount>, String> {
-    let mut nodes = TrieNodes::default();
-    nodes.extend(&proof.account_proof);
-    for slot in &proof.storage_proof {
-        nodes.extend(&slot.proof);
-    }
-    verify_against(
-        &TrieDb::new(nodes, state_root, HashMap::default(), HashMap::default()),
-        proof,
-    )
-}
-
-fn verify_against(
-    db: &TrieDb,
-    proof: &EIP1186AccountProofResponse,
-) -> Result<Option<TrieAccount>, String> {
-    let address = proof.address;
-    let root = db.state_root();
-    let account = db.account(address).map_err(|e| {
-        format!("the proof of account {address} does not reach the parent's state root {root}: {e}")
-    })?;
-    if !answer_matches(proof, account.as_ref()) {
-        return Err(format!(
-            "the proof of account {address} does not hash to the parent's state root {root}"
-        ));
-    }
-    for slot in &proof.storage_proof {
-        let key = U256::from_be_bytes(slot.key.as_b256().0);
-        let value = db.storage(address, key).map_err(|e| {
-            format!("the proof of slot {key:#x} of {address} does not reach its storage root: {e}")
-        })?;
-        if value != slot.value {
-            return Err(format!(
-                "the proof of slot {key:#x} of {address} does not hash to the parent's state root: it claims {:#x}, the trie holds {value:#x}",
-                slot.value
-            ));
-        }
-    }
-    Ok(account)
-}
-
-/// Keys touched by a recording's proofs at `block`, by account.
-pub fn proven_keys(recording: &RecordedRpc, block: u64) -> Vec<(Address, Vec<B256>)> {
-    recording
-        .proofs
-        .iter()
-        .filter(|(query, _)| query.block_no == block)
-        .map(|(_, proof)| {
-            (
-                proof.address,
-                proof
-                    .storage_proof
-                    .iter()
-                    .map(|slot| slot.key.as_b256())
-                    .collect(),
-            )
-        })
-        .collect()
 }

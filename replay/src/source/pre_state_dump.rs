@@ -1,11 +1,16 @@
 //! Pre-state dumps: `<N>/block.json.gz` and `<N>/pre_state.json.gz`, with the bytecodes and
 //! ancestor hashes shared by all blocks in `bytecodes.json.gz` and `block_hashes.json`.
 
-use crate::{
-    block::{ReplayBlock, SourceKind},
+use super::{
     load_error::{LoadError, read_json},
-    memory_db::{Completeness, MemoryAccount, MemoryDb, code_matches},
     rpc_block::block_from_rpc,
+};
+use crate::{
+    recorded_block::{ReplayBlock, SourceKind},
+    state::{
+        memory_db::{Completeness, MemoryAccount, MemoryDb, code_matches},
+        pre_state::PreState,
+    },
 };
 use alloy_primitives::{Address, B256, Bytes, U256, map::HashMap};
 use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY, state::AccountInfo};
@@ -68,12 +73,12 @@ impl PrestateShared {
 }
 
 /// Whether `dir` is a pre-state block directory.
-pub fn is_prestate_block_dir(dir: &Path) -> bool {
+pub(crate) fn is_prestate_block_dir(dir: &Path) -> bool {
     dir.join("block.json.gz").is_file() && dir.join("pre_state.json.gz").is_file()
 }
 
 /// Loads one block directory (`<N>/`), using the shared files of its parent.
-pub fn load_block(dir: &Path, shared: &PrestateShared) -> Result<ReplayBlock, LoadError> {
+pub fn load_prestate_block(dir: &Path, shared: &PrestateShared) -> Result<ReplayBlock, LoadError> {
     let block_path = dir.join("block.json.gz");
     let rpc: alloy_rpc_types_eth::Block = read_json(&block_path)?;
     let parsed = block_from_rpc(rpc, &block_path)?;
@@ -122,13 +127,13 @@ pub fn load_block(dir: &Path, shared: &PrestateShared) -> Result<ReplayBlock, Lo
         ommers: Vec::new(),
         ommers_known: parsed.ommer_count == 0,
         withdrawals: parsed.withdrawals,
-        pre_state: std::sync::Arc::new(crate::pre_state::PreState::Memory(db)),
+        pre_state: std::sync::Arc::new(PreState::Memory(db)),
         recorded_post_state: Vec::new(),
     })
 }
 
 /// The block directories under a pre-state directory, in block-number order.
-pub fn block_dirs(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+pub fn prestate_block_dirs(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
         path: dir.to_path_buf(),
         source,

@@ -2,7 +2,7 @@
 //! parent block for every account and slot read, `eth_getCode` for code, and ancestor
 //! blocks for BLOCKHASH. Everything fetched is kept, to be recorded.
 
-use crate::pre_state::PreStateError;
+use super::pre_state_error::PreStateError;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_provider::{DynProvider, Provider};
@@ -99,12 +99,14 @@ impl RemoteState {
                 proof.address
             )));
         }
-        crate::proofs::verify_proof(self.state_root, &proof).map_err(|message| {
-            self.failed(PreStateError::Remote(format!(
-                "eth_getProof at block {}: {message}",
-                self.block
-            )))
-        })?;
+        crate::trie::proof_verification::verify_proof(self.state_root, &proof).map_err(
+            |message| {
+                self.failed(PreStateError::Remote(format!(
+                    "eth_getProof at block {}: {message}",
+                    self.block
+                )))
+            },
+        )?;
         Ok(proof)
     }
 

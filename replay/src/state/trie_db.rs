@@ -2,11 +2,13 @@
 //! value is authenticated by the root, and a read the nodes cannot reach is an error naming
 //! the missing node.
 
-use crate::{pre_state::PreStateError, trie_nodes::TrieNodes};
-use alloy_primitives::{Address, B256, U256, keccak256, map::HashMap};
-use alloy_rlp::Decodable;
+use super::pre_state_error::PreStateError;
+use crate::trie::{
+    node_store::TrieNodes,
+    state_trie::{StateTrie, TrieReadError},
+};
+use alloy_primitives::{Address, B256, U256, map::HashMap};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
-use eth_trie::TrieError;
 use revm::{DatabaseRef, bytecode::Bytecode, primitives::KECCAK_EMPTY, state::AccountInfo};
 use std::{
     collections::BTreeSet,
@@ -16,8 +18,7 @@ use std::{
 /// State read from trie nodes.
 #[derive(Debug)]
 pub struct TrieDb {
-    nodes: TrieNodes,
-    state_root: B256,
+    trie: StateTrie,
     codes: HashMap<B256, Bytecode>,
     block_hashes: HashMap<u64, B256>,
     accounts: RwLock<HashMap<Address, Option<TrieAccount>>>,
@@ -44,8 +45,7 @@ impl TrieDb {
         block_hashes: HashMap<u64, B256>,
     ) -> Self {
         Self {
-            nodes,
-            state_root,
+            trie: StateTrie::new(nodes, state_root),
             codes,
             block_hashes,
             accounts: RwLock::default(),
@@ -79,12 +79,17 @@ impl TrieDb {
 
     /// The state root everything is read from.
     pub const fn state_root(&self) -> B256 {
-        self.state_root
+        self.trie.root()
     }
 
     /// The trie nodes.
     pub const fn nodes(&self) -> &TrieNodes {
-        &self.nodes
+        self.trie.nodes()
+    }
+
+    /// The pre-state's tries, read without the fallback on unproven values.
+    pub const fn trie(&self) -> &StateTrie {
+        &self.trie
     }
 
     /// Whether code with this hash is recorded.
@@ -102,24 +107,16 @@ impl TrieDb {
         {
             return Ok(*account);
         }
-        let what = || format!("account {address}");
-        let leaf = match self.nodes.get(self.state_root, keccak256(address)) {
-            Ok(leaf) => leaf,
-            Err(TrieError::MissingTrieNode { .. })
+        let account = match self.trie.account(address) {
+            Ok(account) => account,
+            Err(TrieReadError::MissingNode { .. })
                 if self.unproven.accounts.contains_key(&address) =>
             {
                 self.note_unproven(address);
                 return Ok(self.unproven.accounts[&address]);
             }
-            Err(e) => return Err(trie_error(e, what)),
+            Err(e) => return Err(e.into()),
         };
-        let account = leaf
-            .map(|leaf| TrieAccount::decode(&mut leaf.as_slice()))
-            .transpose()
-            .map_err(|e| PreStateError::MalformedTrie {
-                what: what(),
-                reason: e.to_string(),
-            })?;
         self.accounts
             .write()
             .expect("account cache poisoned")
@@ -135,44 +132,16 @@ impl TrieDb {
         if account.storage_root == EMPTY_ROOT_HASH {
             return Ok(U256::ZERO);
         }
-        let what = || format!("slot {slot:#x} of {address}");
-        let leaf = match self
-            .nodes
-            .get(account.storage_root, keccak256(B256::from(slot)))
-        {
-            Ok(leaf) => leaf,
-            Err(TrieError::MissingTrieNode { .. })
+        match self.trie.storage(address, account.storage_root, slot) {
+            Ok(value) => Ok(value),
+            Err(TrieReadError::MissingNode { .. })
                 if self.unproven.storage.contains_key(&(address, slot)) =>
             {
                 self.note_unproven(address);
-                return Ok(self.unproven.storage[&(address, slot)]);
+                Ok(self.unproven.storage[&(address, slot)])
             }
-            Err(e) => return Err(trie_error(e, what)),
-        };
-        leaf.map(|leaf| U256::decode(&mut leaf.as_slice()))
-            .transpose()
-            .map(Option::unwrap_or_default)
-            .map_err(|e| PreStateError::MalformedTrie {
-                what: what(),
-                reason: e.to_string(),
-            })
-    }
-}
-
-fn trie_error(error: TrieError, what: impl Fn() -> String) -> PreStateError {
-    match error {
-        TrieError::MissingTrieNode { node_hash, .. } => PreStateError::MissingTrieNode {
-            node: node_hash,
-            what: what(),
-        },
-        TrieError::InvalidStateRoot => PreStateError::MissingTrieNode {
-            node: B256::ZERO,
-            what: format!("the root node for {}", what()),
-        },
-        other => PreStateError::MalformedTrie {
-            what: what(),
-            reason: other.to_string(),
-        },
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -1,31 +1,23 @@
-//! Recorded Merkle-Patricia trie nodes, addressed by their hash, and reading through them.
+//! Recorded Merkle-Patricia trie nodes, addressed by their hash: the account trie and every
+//! storage trie of a recording in one store.
 
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{B256, Bytes, keccak256, map::B256Map};
 use alloy_rlp::Decodable;
-use alloy_trie::{
-    EMPTY_ROOT_HASH,
-    nodes::{ExtensionNode, LeafNode, TrieNode},
-};
-use eth_trie::{DB, EthTrie, MemoryDB, Trie, TrieError};
-use std::sync::Arc;
+use alloy_trie::nodes::{ExtensionNode, LeafNode, TrieNode};
+use std::sync::{Arc, RwLock};
 
-/// Every trie node of a recording (account and storage tries alike), by hash.
-#[derive(Debug, Clone)]
-pub struct TrieNodes(Arc<MemoryDB>);
-
-impl Default for TrieNodes {
-    fn default() -> Self {
-        Self(Arc::new(MemoryDB::new(false)))
-    }
-}
+/// Every trie node of a recording (account and storage tries alike), by hash. Clones share
+/// one store: nodes a trie update creates become readable through every clone, which never
+/// disturbs reads of other roots since nodes are addressed by hash.
+#[derive(Debug, Clone, Default)]
+pub struct TrieNodes(Arc<RwLock<B256Map<Bytes>>>);
 
 impl TrieNodes {
     /// Adds RLP-encoded nodes, skipping empty entries (some recordings contain `0x`).
     pub fn extend<'a>(&mut self, nodes: impl IntoIterator<Item = &'a Bytes>) {
+        let mut store = self.0.write().expect("trie node store poisoned");
         for node in nodes.into_iter().filter(|node| !node.is_empty()) {
-            self.0
-                .insert(keccak256(node).as_slice(), node.to_vec())
-                .expect("in-memory insert cannot fail");
+            store.insert(keccak256(node), node.clone());
         }
     }
 
@@ -64,31 +56,35 @@ impl TrieNodes {
                     .collect(),
                 TrieNode::Branch(_) | TrieNode::EmptyRoot => continue,
             };
+            let mut store = self.0.write().expect("trie node store poisoned");
             for source in sources {
-                self.0
-                    .insert(keccak256(&source).as_slice(), source)
-                    .expect("in-memory insert cannot fail");
+                store.insert(keccak256(&source), source.into());
             }
         }
     }
 
-    /// A trie rooted at `root` over these nodes. Modifying it adds nodes to the store, which
-    /// never disturbs reads of other roots since nodes are addressed by hash.
-    pub fn trie(&self, root: B256) -> Result<EthTrie<MemoryDB>, TrieError> {
-        if root == EMPTY_ROOT_HASH {
-            Ok(EthTrie::new(Arc::clone(&self.0)))
-        } else {
-            EthTrie::from(Arc::clone(&self.0), root)
-        }
+    /// Adds nodes a trie update produced, already hashed.
+    pub(crate) fn insert_hashed(&self, nodes: impl IntoIterator<Item = (B256, Bytes)>) {
+        self.0
+            .write()
+            .expect("trie node store poisoned")
+            .extend(nodes);
     }
 
-    /// Reads the value under `key` (already hashed) in the trie rooted at `root`.
-    pub fn get(&self, root: B256, hashed_key: B256) -> Result<Option<Vec<u8>>, TrieError> {
-        self.trie(root)?.get(hashed_key.as_slice())
+    /// The RLP encoding of the node with this hash, if recorded.
+    pub fn node(&self, hash: B256) -> Option<Bytes> {
+        self.0
+            .read()
+            .expect("trie node store poisoned")
+            .get(&hash)
+            .cloned()
     }
 
     /// Whether a node with this hash is recorded.
     pub fn contains(&self, hash: B256) -> bool {
-        matches!(self.0.get(hash.as_slice()), Ok(Some(_)))
+        self.0
+            .read()
+            .expect("trie node store poisoned")
+            .contains_key(&hash)
     }
 }

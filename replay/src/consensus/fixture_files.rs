@@ -1,7 +1,7 @@
 //! Reading BlockchainTest fixtures from JSON files, directories and `.tar.zst` archives,
 //! without unpacking archives to disk.
 
-use super::fixture::FixtureFile;
+use super::blockchain_test::FixtureFile;
 use std::{
     io::Read,
     path::{Path, PathBuf},

@@ -2,15 +2,15 @@
 //! and check the parallel result against the header down to the state root.
 
 use crate::{
-    block::ReplayBlock,
-    checks::{Check, Checks},
-    execute::{Execution, Executors},
-    pre_state::{PreState, PreStateError},
-    state_root::{changes_from_bundle, post_state_root},
+    check::{
+        against_header::{header_checks, transactions_root_check},
+        outcome::{Check, Checks},
+    },
+    execution::{Execution, Executors},
+    recorded_block::{ReplayBlock, UnusableBlock},
+    state::{pre_state::PreState, pre_state_error::PreStateError},
 };
-use alloy_consensus::{TxReceipt, proofs};
 use alloy_evm::block::BlockExecutionError;
-use alloy_primitives::Bloom;
 use revm::{
     context_interface::result::EVMError, database_interface::bal::EvmDatabaseError,
     primitives::hardfork::SpecId,
@@ -65,16 +65,6 @@ impl BlockReport {
     }
 }
 
-/// The recorded data cannot be replayed (exit status 2).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("block {block}: unusable input: {reason}")]
-pub struct UnusableBlock {
-    /// Block number.
-    pub block: u64,
-    /// What is missing or inconsistent.
-    pub reason: String,
-}
-
 /// Replays `block` on both executors and checks it.
 pub fn replay_block(
     executors: &Executors,
@@ -84,17 +74,7 @@ pub fn replay_block(
     let sequential = classify(number, executors.sequential(block))?;
     let parallel = classify(number, executors.parallel(block))?;
 
-    let transactions_root = Check::compare(
-        "transactions root",
-        proofs::calculate_transaction_root(
-            &block
-                .transactions
-                .iter()
-                .map(|tx| tx.inner().clone())
-                .collect::<Vec<_>>(),
-        ),
-        block.header.transactions_root,
-    );
+    let transactions_root = transactions_root_check(block);
     let mut problems = Vec::new();
     let (checks, report_gas, seq_ms, par_ms, equal) = match (&sequential, &parallel) {
         (Ok(seq), Ok(par)) => {
@@ -182,80 +162,6 @@ fn executions_equal(sequential: &Execution, parallel: &Execution) -> bool {
         && sequential.bundle == parallel.bundle
 }
 
-fn header_checks(
-    block: &ReplayBlock,
-    execution: &Execution,
-    transactions_root: Check,
-) -> Result<Checks, UnusableBlock> {
-    let header = &block.header;
-    let receipts = &execution.result.receipts;
-    let spec = block.spec();
-    let bloom = receipts
-        .iter()
-        .fold(Bloom::ZERO, |bloom, receipt| bloom | receipt.bloom());
-    let receipts_root = if spec.is_enabled_in(SpecId::BYZANTIUM) {
-        Check::compare(
-            "receipts root",
-            proofs::calculate_receipt_root(receipts),
-            header.receipts_root,
-        )
-    } else {
-        Check::Skipped("before Byzantium receipts carry intermediate state roots".into())
-    };
-    let requests_hash = match header.requests_hash {
-        Some(expected) => Check::compare(
-            "requests hash",
-            execution.result.requests.requests_hash(),
-            expected,
-        ),
-        None if spec.is_enabled_in(SpecId::PRAGUE) => {
-            Check::Mismatch("a Prague block header lacks requestsHash".into())
-        }
-        None => Check::Skipped("no execution-layer requests before Prague".into()),
-    };
-    Ok(Checks {
-        transactions_root,
-        gas_used: Check::compare("gas used", execution.result.gas_used, header.gas_used),
-        logs_bloom: Check::compare("logs bloom", bloom, header.logs_bloom),
-        receipts_root,
-        state_root: state_root_check(block, execution)?,
-        requests_hash,
-    })
-}
-
-fn state_root_check(block: &ReplayBlock, execution: &Execution) -> Result<Check, UnusableBlock> {
-    let PreState::Trie(db) = &*block.pre_state else {
-        return Ok(Check::Skipped(
-            "a pre-state dump holds only part of the state".into(),
-        ));
-    };
-    if !block.ommers_known {
-        return Err(UnusableBlock {
-            block: block.number(),
-            reason:
-                "the block has ommers whose headers are not recorded, so its rewards are unknown"
-                    .into(),
-        });
-    }
-    let post = post_state_root(db, &changes_from_bundle(&execution.bundle)).map_err(|e| {
-        UnusableBlock {
-            block: block.number(),
-            reason: format!("cannot compute the state root: {e}"),
-        }
-    })?;
-    Ok(
-        match Check::compare("state root", post.root, block.header.state_root) {
-            Check::Mismatch(detail) => {
-                match post.first_difference(db, &block.recorded_post_state) {
-                    Some(first) => Check::Mismatch(format!("{detail}; first difference: {first}")),
-                    None => Check::Mismatch(detail),
-                }
-            }
-            check => check,
-        },
-    )
-}
-
 /// Classifies an execution failure: missing or inconsistent recorded data makes the block
 /// unusable; anything else is the block failing to execute, which is reported.
 fn classify(
@@ -286,7 +192,7 @@ fn pre_state_error(error: &BlockExecutionError) -> Option<PreStateError> {
 }
 
 /// The fork's name as people write it.
-pub fn fork_name(spec: SpecId) -> String {
+fn fork_name(spec: SpecId) -> String {
     let name = match spec {
         SpecId::FRONTIER => "Frontier",
         SpecId::HOMESTEAD => "Homestead",

@@ -1,48 +1,10 @@
 //! The state a recorded block starts from, whichever form it was recorded in.
 
-use crate::{memory_db::MemoryDb, remote_state::RemoteState, trie_db::TrieDb};
-use alloy_primitives::{Address, B256, U256};
-use revm::{
-    DatabaseRef, bytecode::Bytecode, database_interface::DBErrorMarker, state::AccountInfo,
+use super::{
+    memory_db::MemoryDb, pre_state_error::PreStateError, remote_state::RemoteState, trie_db::TrieDb,
 };
-
-/// A read the recorded pre-state cannot answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PreStateError {
-    /// An account whose existence the data does not establish.
-    #[error("account {0} is not in the recorded pre-state")]
-    MissingAccount(Address),
-    /// A storage slot the data does not cover.
-    #[error("storage slot {1:#x} of {0} is not in the recorded pre-state")]
-    MissingSlot(Address, U256),
-    /// Code referenced by hash but not supplied.
-    #[error("code with hash {0} is not in the recorded data")]
-    MissingCode(B256),
-    /// A block hash BLOCKHASH asked for that was not recorded.
-    #[error("hash of block {0} is not in the recorded data")]
-    MissingBlockHash(u64),
-    /// The trie nodes recorded do not reach the value.
-    #[error("trie node {node} needed to read {what} is not in the recorded data")]
-    MissingTrieNode {
-        /// Hash of the node that is missing.
-        node: B256,
-        /// What was being read.
-        what: String,
-    },
-    /// Fetching from a node failed or gave a bad answer.
-    #[error("{0}")]
-    Remote(String),
-    /// A trie node or leaf does not decode.
-    #[error("malformed trie data while reading {what}: {reason}")]
-    MalformedTrie {
-        /// What was being read.
-        what: String,
-        /// The decoder's complaint.
-        reason: String,
-    },
-}
-
-impl DBErrorMarker for PreStateError {}
+use alloy_primitives::{Address, B256, U256};
+use revm::{DatabaseRef, bytecode::Bytecode, state::AccountInfo};
 
 /// A pre-state from a dump (every read account listed) or from trie nodes (proofs and
 /// witnesses, read through the trie from the parent's state root).

@@ -1,6 +1,7 @@
-//! A recorded block ready to replay: its header, transactions with senders, and pre-state.
+//! A recorded block ready to replay: its header, transactions with senders, and pre-state;
+//! and the error for a block whose recorded data cannot be replayed.
 
-use crate::{pre_state::PreState, state_root::RecordedAccount};
+use crate::{state::pre_state::PreState, trie::post_state_root::RecordedAccount};
 use alloy_consensus::{Header, TxEnvelope, transaction::Recovered};
 use alloy_eips::{eip4895::Withdrawals, eip7840::BlobParams};
 use alloy_evm::{EvmEnv, FromRecoveredTx, eth::spec::EthSpec};
@@ -88,8 +89,18 @@ impl ReplayBlock {
     }
 }
 
+/// The recorded data cannot be replayed (exit status 2).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("block {block}: unusable input: {reason}")]
+pub struct UnusableBlock {
+    /// Block number.
+    pub block: u64,
+    /// What is missing or inconsistent.
+    pub reason: String,
+}
+
 /// The blob parameters active on mainnet at `timestamp`.
-pub fn blob_params(spec: &EthSpec, timestamp: u64) -> Option<BlobParams> {
+fn blob_params(spec: &EthSpec, timestamp: u64) -> Option<BlobParams> {
     if spec.is_osaka_active_at_timestamp(timestamp) {
         Some(BlobParams::osaka())
     } else if spec.is_prague_active_at_timestamp(timestamp) {

@@ -1,11 +1,14 @@
 //! Finding recorded blocks under the paths a user gives, and recognising their form.
 
-use crate::{
-    block::ReplayBlock,
+use super::{
+    execution_witness::{is_witness, load_witness_file},
     load_error::{LoadError, read_json},
-    prestate::{PrestateShared, block_dirs, is_prestate_block_dir, load_block},
-    proofs, witness,
+    pre_state_dump::{
+        PrestateShared, is_prestate_block_dir, load_prestate_block, prestate_block_dirs,
+    },
+    proof_recording::{RecordedRpc, load_proof_file},
 };
+use crate::recorded_block::ReplayBlock;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -70,7 +73,7 @@ fn discover_path(path: &Path, found: &mut Vec<BlockSource>) -> Result<(), LoadEr
         return Ok(());
     }
     if path.join("bytecodes.json.gz").is_file() {
-        for dir in block_dirs(path)? {
+        for dir in prestate_block_dirs(path)? {
             found.push(BlockSource::Prestate {
                 dir,
                 shared: path.to_path_buf(),
@@ -100,9 +103,9 @@ fn discover_path(path: &Path, found: &mut Vec<BlockSource>) -> Result<(), LoadEr
 
 fn recognise_file(path: &Path) -> Result<BlockSource, LoadError> {
     let value: serde_json::Value = read_json(path)?;
-    if proofs::RecordedRpc::matches(&value) {
+    if RecordedRpc::matches(&value) {
         Ok(BlockSource::Proofs(path.to_path_buf()))
-    } else if witness::matches(&value) {
+    } else if is_witness(&value) {
         Ok(BlockSource::Witness(path.to_path_buf()))
     } else {
         Err(LoadError::invalid(
@@ -131,10 +134,10 @@ impl Loader {
                         files
                     }
                 };
-                load_block(dir, &shared)
+                load_prestate_block(dir, &shared)
             }
-            BlockSource::Proofs(path) => proofs::load_file(path),
-            BlockSource::Witness(path) => witness::load_file(path),
+            BlockSource::Proofs(path) => load_proof_file(path),
+            BlockSource::Witness(path) => load_witness_file(path),
         }
     }
 }

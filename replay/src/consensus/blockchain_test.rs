@@ -79,4 +79,4 @@ pub struct BlobSchedule {
 }
 
 /// A fixture file: tests by name.
-pub type FixtureFile = BTreeMap<String, serde_json::Value>;
+pub(crate) type FixtureFile = BTreeMap<String, serde_json::Value>;

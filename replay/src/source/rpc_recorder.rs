@@ -1,14 +1,14 @@
 //! Replaying blocks straight from a node: fetch what a block needs over JSON-RPC, in the
 //! same form as a recorded `eth_getProof` file, so it can be checked, and recorded.
 
-use crate::{
-    block::{ReplayBlock, SourceKind},
-    execute::Executors,
-    pre_state::PreState,
-    proofs::{Query, RecordedRpc, from_recording},
-    remote_state::RemoteState,
-    replay::UnusableBlock,
+use super::{
+    proof_recording::{Query, RecordedRpc, from_recording},
     rpc_block::block_from_rpc,
+};
+use crate::{
+    execution::Executors,
+    recorded_block::{ReplayBlock, SourceKind, UnusableBlock},
+    state::{pre_state::PreState, remote_state::RemoteState},
 };
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
@@ -21,6 +21,14 @@ pub struct RpcSource {
     runtime: Runtime,
     provider: DynProvider,
     url: String,
+}
+
+impl std::fmt::Debug for RpcSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcSource")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RpcSource {
@@ -108,7 +116,7 @@ impl RpcSource {
             parent.header.state_root,
         );
         let discovery = ReplayBlock {
-            origin: origin.clone().into(),
+            origin: origin.into(),
             source: SourceKind::Proofs,
             header: parsed.header,
             hash: parsed.hash,

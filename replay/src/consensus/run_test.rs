@@ -1,0 +1,116 @@
+//! Running one BlockchainTest: build the genesis state, import each block (validating its
+//! header, executing it, checking every root), and compare the final state.
+
+use super::{
+    blockchain_test::BlockchainTest,
+    chain_spec::TestChainSpec,
+    decode_block::decode_block,
+    execute_block::Executor,
+    import_block::{Imported, import_block},
+    rejection::{Expectation, expectation, matches},
+    skips::skip_reason,
+    world_state::{ChainDb, WorldState},
+};
+use alloy_primitives::B256;
+use std::{collections::HashMap, sync::Arc};
+
+/// The outcome of one test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every block was handled as expected and the final state matches.
+    Pass,
+    /// Something was not; the text says what.
+    Fail(String),
+    /// The test exercises something out of scope; the text says what.
+    Skip(String),
+}
+
+/// Runs the test named `name` with `executor`.
+pub fn run_test(name: &str, test: &BlockchainTest, executor: &Executor) -> Verdict {
+    let Some(spec) = TestChainSpec::for_network(&test.network, test.config.as_ref()) else {
+        return Verdict::Skip(format!("network {} is not known", test.network));
+    };
+    if let Some(reason) = skip_reason(name, &test.network) {
+        return Verdict::Skip(reason.to_owned());
+    }
+    for block in &test.blocks {
+        if let Some(expected) = &block.expect_exception
+            && let Expectation::OutOfScope(reason) = expectation(expected)
+        {
+            return Verdict::Skip(format!("{reason} ({expected})"));
+        }
+    }
+    match run_checked(test, &spec, executor) {
+        Ok(()) => Verdict::Pass,
+        Err(failure) => Verdict::Fail(failure),
+    }
+}
+
+fn run_checked(
+    test: &BlockchainTest,
+    spec: &TestChainSpec,
+    executor: &Executor,
+) -> Result<(), String> {
+    let genesis = decode_block(&test.genesis_rlp).map_err(|e| format!("genesis: {e}"))?;
+    let world = WorldState::from_fixture(&test.pre);
+    let root = world.state_root();
+    if root != genesis.header.state_root {
+        return Err(format!(
+            "genesis state root {root} but the header has {}",
+            genesis.header.state_root
+        ));
+    }
+    let genesis_hash = genesis.header.hash_slow();
+    let mut chain: HashMap<B256, Imported> = HashMap::new();
+    chain.insert(
+        genesis_hash,
+        Imported {
+            total_difficulty: genesis.header.difficulty,
+            db: ChainDb {
+                state: Arc::new(world),
+                hashes: Arc::new(vec![genesis_hash]),
+            },
+            header: genesis.header,
+        },
+    );
+    for (index, fixture_block) in test.blocks.iter().enumerate() {
+        let outcome = decode_block(&fixture_block.rlp).and_then(|block| {
+            let hash = block.header.hash_slow();
+            import_block(&chain, spec, block, executor).map(|imported| (hash, imported))
+        });
+        match (outcome, &fixture_block.expect_exception) {
+            (Ok((hash, imported)), None) => {
+                chain.insert(hash, imported);
+            }
+            (Ok(_), Some(expected)) => {
+                return Err(format!(
+                    "block {index} was accepted but should fail with {expected}"
+                ));
+            }
+            (Err(rejection), None) => {
+                return Err(format!("block {index} was rejected: {rejection}"));
+            }
+            (Err(rejection), Some(expected)) => {
+                if !matches(&expectation(expected), &rejection) {
+                    return Err(format!(
+                        "block {index} was rejected for the wrong reason: {rejection} (expected {expected})"
+                    ));
+                }
+            }
+        }
+    }
+    let head = chain
+        .get(&test.lastblockhash)
+        .ok_or_else(|| format!("the head {} was not imported", test.lastblockhash))?;
+    if let Some(expected) = &test.post_state {
+        if let Some(difference) = head.db.state.first_difference(expected) {
+            return Err(format!("final state: {difference}"));
+        }
+    } else if let Some(expected) = test.post_state_hash {
+        let root = head.db.state.state_root();
+        if root != expected {
+            return Err(format!("final state root {root} but expected {expected}"));
+        }
+    }
+    Ok(())
+}

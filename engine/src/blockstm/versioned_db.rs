@@ -163,15 +163,14 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         self.reads.insert(location, origin, value);
     }
 
-    fn base_account(&mut self, address: Address) -> Result<Option<AccountInfo>, DB::Error> {
-        if let Some((cached, info)) = &self.base_account
-            && *cached == address
-        {
-            return Ok(info.clone());
+    /// The pre-state account at `address`, fetched once even when both its balance and its
+    /// code are read.
+    fn base_account(&mut self, address: Address) -> Result<Option<&AccountInfo>, DB::Error> {
+        let cached = matches!(&self.base_account, Some((at, _)) if *at == address);
+        if !cached {
+            self.base_account = Some((address, self.base.basic_ref(address)?));
         }
-        let info = self.base.basic_ref(address)?;
-        self.base_account = Some((address, info.clone()));
-        Ok(info)
+        Ok(self.base_account.as_ref().and_then(|(_, info)| info.as_ref()))
     }
 
     /// Balance, nonce and existence of `address` as this transaction sees them.
@@ -221,20 +220,31 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         &mut self,
         address: Address,
     ) -> Result<AccountCode, VersionedDbError<DB::Error>> {
+        self.code_ref(address).cloned()
+    }
+
+    /// [`Self::read_code`] without copying the code (a shared reference count that every
+    /// thread would otherwise touch).
+    pub(crate) fn code_ref(
+        &mut self,
+        address: Address,
+    ) -> Result<&AccountCode, VersionedDbError<DB::Error>> {
         let location = Location::Code(address);
-        if let Some(ReadValue::Code(code)) = self.reads.get(&location) {
-            return Ok(code.clone());
+        if self.reads.get(&location).is_none() {
+            let read = self.read_memory(&location)?;
+            let code = match &read {
+                MvRead::Base => self
+                    .base_code(address)
+                    .map_err(VersionedDbError::Database)?,
+                MvRead::Written(_, WriteValue::Code(code)) => code.clone(),
+                other => unreachable!("code location holds {other:?}"),
+            };
+            self.remember(location, &read, ReadValue::Code(code));
         }
-        let read = self.read_memory(&location)?;
-        let code = match &read {
-            MvRead::Base => self
-                .base_code(address)
-                .map_err(VersionedDbError::Database)?,
-            MvRead::Written(_, WriteValue::Code(code)) => code.clone(),
-            other => unreachable!("code location holds {other:?}"),
-        };
-        self.remember(location, &read, ReadValue::Code(code.clone()));
-        Ok(code)
+        match self.reads.get(&location) {
+            Some(ReadValue::Code(code)) => Ok(code),
+            other => unreachable!("code location cached as {other:?}"),
+        }
     }
 
     fn base_code(&mut self, address: Address) -> Result<AccountCode, DB::Error> {
@@ -249,7 +259,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         let code = if hash == KECCAK_EMPTY {
             Some(Bytecode::default())
         } else {
-            info.code
+            info.code.clone()
         };
         Ok(AccountCode {
             hash,
@@ -269,7 +279,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         if let Some(ReadValue::Storage(value)) = self.reads.get(&location) {
             return Ok(*value);
         }
-        let epoch = self.read_code(address)?.storage_epoch;
+        let epoch = self.code_ref(address)?.storage_epoch;
         let read = self.read_memory(&location)?;
         let value = match &read {
             MvRead::Base if epoch.is_some() => U256::ZERO,

@@ -35,7 +35,7 @@ pub(crate) fn write_set<DB: DatabaseRef>(
         };
         // Every account in the state was loaded through `db`, so these are cached reads.
         let prior_account = db.read_account(address)?;
-        let prior_code = db.read_code(address)?;
+        let prior_code = db.code_ref(address)?;
         // Destroying an account that did not exist has no storage to wipe.
         let wipes_storage = wipes_storage && (after.is_some() || prior_account.is_some());
 
@@ -51,7 +51,7 @@ pub(crate) fn write_set<DB: DatabaseRef>(
         }
 
         let code_after = match after {
-            Some(account) => code_of(account, &prior_code),
+            Some(account) => code_of(account, prior_code),
             None => AccountCode::empty(),
         };
         if wipes_storage || code_after.hash != prior_code.hash {

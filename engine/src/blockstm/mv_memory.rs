@@ -258,12 +258,25 @@ impl MvMemory {
         payment: Option<(Address, U256)>,
     ) -> bool {
         let tx = version.tx;
+        let mut writes = writes;
         let mut last_written = self.last_written[tx]
             .lock()
             .expect("write-set lock poisoned");
-        let mut new_locations: Vec<Location> =
-            writes.iter().map(|(location, _)| *location).collect();
+        // Write sets are small: sorted vectors beat hashing them, and the previous
+        // incarnation's list is reused in place.
+        writes.sort_unstable_by_key(|(location, _)| *location);
+        last_written.sort_unstable();
+        let is_written =
+            |location: &Location| writes.binary_search_by_key(location, |(l, _)| *l).is_ok();
+        let mut wrote_new_location = writes
+            .iter()
+            .any(|(location, _)| last_written.binary_search(location).is_err());
+        // What is left of the previous incarnation's list are its stale locations; the new
+        // ones go after them.
+        last_written.retain(|location| !is_written(location));
+        let stale = last_written.len();
         for (location, value) in writes {
+            last_written.push(location);
             self.lowest_writers.note(&location, tx);
             self.data.entry(location).or_default().insert(
                 tx,
@@ -273,21 +286,12 @@ impl MvMemory {
                 },
             );
         }
-        // Write sets are small: sorted vectors beat hashing them.
-        new_locations.sort_unstable();
-        last_written.sort_unstable();
-        for stale in last_written
-            .iter()
-            .filter(|location| new_locations.binary_search(location).is_err())
-        {
-            if let Some(mut entries) = self.data.get_mut(stale) {
+        for location in &last_written[..stale] {
+            if let Some(mut entries) = self.data.get_mut(location) {
                 entries.remove(tx);
             }
         }
-        let mut wrote_new_location = new_locations
-            .iter()
-            .any(|location| last_written.binary_search(location).is_err());
-        *last_written = new_locations;
+        last_written.drain(..stale);
         drop(last_written);
 
         wrote_new_location |= self

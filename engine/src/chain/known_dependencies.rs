@@ -9,7 +9,7 @@
 use crate::location::TxIdx;
 use alloy_primitives::{
     Address, TxKind,
-    map::{Entry, HashMap},
+    map::{AddressMap, Entry},
 };
 use revm::context::TxEnv;
 
@@ -33,8 +33,9 @@ impl KnownDependencies {
         // value) and how many transactions paid it. One map, looked up once per sender and
         // once per recipient: in a block of tens of thousands of plain transfers this pass
         // runs before any worker starts, and its cost is the maps' cache misses.
-        let mut seen: HashMap<Address, (TxIdx, usize)> =
-            HashMap::with_capacity_and_hasher(txs.len() * 2, Default::default());
+        // Keyed with alloy's hasher for fixed bytes, which hashes an address as whole words.
+        let mut seen: AddressMap<(TxIdx, usize)> =
+            AddressMap::with_capacity_and_hasher(txs.len() * 2, Default::default());
         let mut predecessor = Vec::with_capacity(txs.len());
         let mut chain_gas: Vec<u64> = Vec::with_capacity(txs.len());
         let mut total_gas = 0u64;

@@ -353,7 +353,7 @@ impl Report {
                 .map(|reports| {
                     reports
                         .iter()
-                        .map(|r| r.workload)
+                        .map(|r| r.workload.as_str())
                         .collect::<Vec<_>>()
                         .join(" | ")
                 })
@@ -445,7 +445,7 @@ mod tests {
 
     fn workload(name: &'static str, speedup: f64) -> WorkloadReport {
         WorkloadReport {
-            workload: name,
+            workload: name.to_owned(),
             txs: 1000,
             gas: 1_000_000_000,
             threads: 2,

@@ -2,7 +2,7 @@
 //! on the ideal split, as `parallax bench` prints it and BENCHMARKS.md tabulates it.
 
 use crate::{
-    WORKLOADS, build,
+    build,
     measure::{median, peak_memory_during, time},
 };
 use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
@@ -43,8 +43,8 @@ impl Sides {
 /// not run has `NaN` times, written as `null` in JSON.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkloadReport {
-    /// Workload name.
-    pub workload: &'static str,
+    /// Workload name (`block N` for a recorded block).
+    pub workload: String,
     /// Transactions in the block.
     pub txs: usize,
     /// Gas the block used.
@@ -98,7 +98,7 @@ fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
-/// Times each of `workloads` (names from [`WORKLOADS`]) with blocks of about `gas` gas on
+/// Times each of `workloads` (names from [`WORKLOADS`](crate::WORKLOADS)) with blocks of about `gas` gas on
 /// `threads` workers, always on the parallel path. `progress` hears each workload's name as
 /// it starts. Fails on an unknown name and on the first parallel result that differs.
 pub fn run_workloads(
@@ -109,71 +109,109 @@ pub fn run_workloads(
     sides: Sides,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<WorkloadReport>, String> {
-    let engine = ParallelExecutor::new(threads)
-        .map_err(|error| format!("cannot start {threads} worker threads: {error}"))?
-        .with_policy(ExecutionPolicy::AlwaysParallel);
-    let split = IdealSplit::new(threads)?;
+    let bench = BlockBench::new(threads, rounds, sides)?;
     let mut reports = Vec::with_capacity(workloads.len());
     for name in workloads {
         progress(name);
         let block = build(name, Some(gas)).ok_or_else(|| format!("no workload {name:?}"))?;
-        let workload = WORKLOADS
-            .into_iter()
-            .find(|known| known == name)
-            .expect("built, so known");
-        let run_sequential = || {
-            execute_sequential(&block.db, &block.cfg, &block.block, &block.txs)
-                .map_err(|error| error.to_string())
-        };
+        let report = bench
+            .measure(name, &block.db, &block.cfg, &block.block, &block.txs)
+            .map_err(|error| format!("workload {name}: {error}"))?;
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// Times blocks on sequential revm, on the parallel engine (parallel path forced) and on the
+/// ideal split, with one engine and one split pool for all of them, as a client keeps one.
+#[derive(Debug)]
+pub struct BlockBench {
+    engine: ParallelExecutor,
+    split: IdealSplit,
+    threads: NonZeroUsize,
+    rounds: usize,
+    sides: Sides,
+}
+
+impl BlockBench {
+    /// A bench with `threads` workers, taking the median of `rounds` rounds of `sides`.
+    pub fn new(threads: NonZeroUsize, rounds: usize, sides: Sides) -> Result<Self, String> {
+        let engine = ParallelExecutor::new(threads)
+            .map_err(|error| format!("cannot start {threads} worker threads: {error}"))?
+            .with_policy(ExecutionPolicy::AlwaysParallel);
+        Ok(Self {
+            engine,
+            split: IdealSplit::new(threads)?,
+            threads,
+            rounds,
+            sides,
+        })
+    }
+
+    /// Measures one block of `txs` over `db`. Fails when sequential revm fails on it or the
+    /// parallel result differs. The ideal split is left out (`NaN`) on a block where a part
+    /// cannot run from the pre-state alone (a sender paid earlier in the block, say).
+    pub fn measure<DB>(
+        &self,
+        name: &str,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+    ) -> Result<WorkloadReport, String>
+    where
+        DB: DatabaseRef + Sync,
+        DB::Error: Send + std::fmt::Display,
+    {
+        let sides = self.sides;
+        let run_sequential =
+            || execute_sequential(db, cfg, block, txs).map_err(|error| error.to_string());
         let run_parallel = || {
-            engine
-                .execute(&block.db, &block.cfg, &block.block, &block.txs)
+            self.engine
+                .execute(db, cfg, block, txs)
                 .map_err(|error| error.to_string())
         };
-        let fail = |error: String| format!("workload {name}: {error}");
         // One run of each side outside the timing: it checks the result, and the peak
         // memory of the process during it is that side's footprint on this block.
         let (sequential_output, sequential_peak) = peak_memory_during(run_sequential);
-        let sequential_output = sequential_output.map_err(fail)?;
+        let sequential_output = sequential_output?;
         let gas_used = sequential_output.gas_used;
         let mut parallel_peak = None;
         if sides.parallel() {
             let (parallel_output, peak) = peak_memory_during(run_parallel);
-            if parallel_output.map_err(fail)? != sequential_output {
-                return Err(fail(
-                    "the parallel result differs from sequential revm".to_owned(),
-                ));
+            if parallel_output? != sequential_output {
+                return Err("the parallel result differs from sequential revm".to_owned());
             }
             parallel_peak = peak;
         }
         drop(sequential_output);
-        if sides == Sides::Both {
-            split
-                .run(&block.db, &block.cfg, &block.block, &block.txs)
-                .map_err(fail)?;
-        }
+        let split_runs = sides == Sides::Both && self.split.run(db, cfg, block, txs).is_ok();
 
-        let times = time_sides(rounds, sides, run_sequential, run_parallel, || {
-            split.run(&block.db, &block.cfg, &block.block, &block.txs)
-        });
+        let times = time_sides(
+            self.rounds,
+            sides,
+            split_runs,
+            run_sequential,
+            run_parallel,
+            || self.split.run(db, cfg, block, txs),
+        );
         let parallel_s = times.parallel.map_or(f64::NAN, |d| d.as_secs_f64());
-        reports.push(WorkloadReport {
-            workload,
-            txs: block.txs.len(),
+        Ok(WorkloadReport {
+            workload: name.to_owned(),
+            txs: txs.len(),
             gas: gas_used,
-            threads: threads.get(),
+            threads: self.threads.get(),
             sequential_ms: ms(times.sequential),
             parallel_ms: ms(times.parallel),
             speedup: ratio(times.sequential, times.parallel),
             ideal_ms: ms(times.ideal),
             ideal_speedup: ratio(times.sequential, times.ideal),
-            tps: (block.txs.len() as f64 / parallel_s).round(),
+            tps: (txs.len() as f64 / parallel_s).round(),
             gas_per_s: (gas_used as f64 / parallel_s).round(),
             sequential_peak_bytes: sides.sequential().then_some(sequential_peak).flatten(),
             parallel_peak_bytes: parallel_peak,
-        });
+        })
     }
-    Ok(reports)
 }
 
 /// Medians over `rounds` rounds of the sides asked for. The sides take turns in a rotating
@@ -181,13 +219,14 @@ pub fn run_workloads(
 fn time_sides<S, P>(
     rounds: usize,
     sides: Sides,
+    split_runs: bool,
     mut sequential: impl FnMut() -> S,
     mut parallel: impl FnMut() -> P,
     mut ideal: impl FnMut() -> Result<Duration, String>,
 ) -> Times {
     let rounds = rounds.max(1);
     let mut samples: [Vec<Duration>; 3] = Default::default();
-    let runs = [sides.sequential(), sides.parallel(), sides == Sides::Both];
+    let runs = [sides.sequential(), sides.parallel(), split_runs];
     for round in 0..rounds {
         for turn in 0..3 {
             let side = (round + turn) % 3;
@@ -239,8 +278,9 @@ impl IdealSplit {
 
     /// Runs the parts at once (all threads start together) and returns the slowest part's
     /// time. Every part starts from the block's pre-state, so nonce checks are off (a sender
-    /// may have sent earlier in the block); a part that fails anyway is an error, since a
-    /// part that stopped early would make the split look faster than it is.
+    /// may have sent earlier in the block); a part that fails anyway (a sender that was paid
+    /// its funds earlier in the block) is an error, since a part that stopped early would
+    /// make the split look faster than it is.
     pub fn run<DB: DatabaseRef + Sync>(
         &self,
         db: &DB,

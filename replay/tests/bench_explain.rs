@@ -71,7 +71,81 @@ fn bench_reports_every_workload_as_json() {
             (gas_per_s - gas / (par / 1e3)).abs() <= 0.01 * gas_per_s,
             "{report}"
         );
+        // The ideal split runs beside both sides, and both sides' peak memory is reported.
+        let ideal = report["ideal_ms"].as_f64().unwrap();
+        let ideal_speedup = report["ideal_speedup"].as_f64().unwrap();
+        assert!(ideal > 0.0, "{report}");
+        assert!(
+            (ideal_speedup - seq / ideal).abs() < 0.01 * ideal_speedup + 0.002,
+            "{report}"
+        );
+        for side in ["sequential_peak_bytes", "parallel_peak_bytes"] {
+            assert!(report[side].as_u64().unwrap() > 1 << 20, "{report}");
+        }
     }
+}
+
+#[test]
+fn bench_runs_one_side_alone() {
+    for (side, timed, absent) in [
+        ("sequential", "sequential_ms", "parallel_ms"),
+        ("parallel", "parallel_ms", "sequential_ms"),
+    ] {
+        let run = parallax(&[
+            "bench",
+            "--json",
+            "--threads",
+            "2",
+            "--gas",
+            "3000000",
+            "--rounds",
+            "1",
+            "--workload",
+            "erc20",
+            "--engine",
+            side,
+        ]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        let reports = json_lines(&run.stdout);
+        assert_eq!(reports.len(), 1);
+        let report = &reports[0];
+        assert!(report[timed].as_f64().unwrap() > 0.0, "{report}");
+        assert!(report[absent].is_null(), "{report}");
+        assert!(report["ideal_ms"].is_null(), "{report}");
+        assert!(report["speedup"].is_null(), "{report}");
+    }
+}
+
+#[test]
+fn bench_times_recorded_blocks() {
+    let Some(block) = fixture_or_skip("bench_times_recorded_blocks", "mainnet/prestate/14029313")
+    else {
+        return;
+    };
+    let run = parallax(&[
+        "bench",
+        "--json",
+        "--threads",
+        "2",
+        "--rounds",
+        "1",
+        block.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 1);
+    let report = &reports[0];
+    assert_eq!(report["workload"], "block 14029313");
+    assert!(report["txs"].as_u64().unwrap() > 100, "{report}");
+    assert!(report["speedup"].as_f64().unwrap() > 0.0, "{report}");
+
+    let missing = parallax(&["bench", "/nonexistent/block"]);
+    assert_eq!(missing.status, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("/nonexistent/block"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]

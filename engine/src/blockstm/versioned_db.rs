@@ -170,7 +170,10 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         if !cached {
             self.base_account = Some((address, self.base.basic_ref(address)?));
         }
-        Ok(self.base_account.as_ref().and_then(|(_, info)| info.as_ref()))
+        Ok(self
+            .base_account
+            .as_ref()
+            .and_then(|(_, info)| info.as_ref()))
     }
 
     /// Balance, nonce and existence of `address` as this transaction sees them.

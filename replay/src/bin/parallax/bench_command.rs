@@ -3,8 +3,9 @@
 use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::{Args, ValueEnum};
-use parallax_bench::{Machine, Sides, WORKLOADS, WorkloadReport, run_workloads};
-use std::num::NonZeroUsize;
+use parallax_bench::{BlockBench, Machine, Sides, WORKLOADS, WorkloadReport, run_workloads};
+use parallax_replay::{Loader, discover};
+use std::{num::NonZeroUsize, path::PathBuf};
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
@@ -26,6 +27,10 @@ pub(crate) struct BenchArgs {
     /// Which sides to run: one alone lets a profiler or a memory measurement watch it.
     #[arg(long, value_enum, default_value_t = Engine::Both)]
     engine: Engine,
+    /// Recorded blocks to time instead of the synthetic workloads: files or directories in
+    /// any form `parallax replay` reads (transactions only, parallel path forced).
+    #[arg(value_name = "PATH", conflicts_with_all = ["workloads", "gas"])]
+    paths: Vec<PathBuf>,
 }
 
 /// The sides of `--engine`.
@@ -59,15 +64,20 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
             .filter(|name| args.workloads.iter().any(|wanted| wanted == name))
             .collect()
     };
-    let progress = item_progress(workloads.len(), "workloads", args.json);
     let sides = Sides::from(args.engine);
-    let outcome = run_workloads(&workloads, threads, args.gas, args.rounds, sides, |name| {
-        progress.set_message(name.to_owned());
-        progress.inc(1);
-    });
+    let (outcome, what) = if args.paths.is_empty() {
+        let progress = item_progress(workloads.len(), "workloads", args.json);
+        let outcome = run_workloads(&workloads, threads, args.gas, args.rounds, sides, |name| {
+            progress.set_message(name.to_owned());
+            progress.inc(1);
+        });
+        progress.finish_and_clear();
+        (outcome.map_err(|error| (exit::MISMATCH, error)), "workload")
+    } else {
+        (recorded_blocks(&args, threads, sides), "block")
+    };
     match outcome {
         Ok(reports) => {
-            progress.finish_and_clear();
             if args.json {
                 for report in &reports {
                     println!(
@@ -76,7 +86,7 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
                     );
                 }
             } else {
-                print!("{}", table(&reports));
+                print!("{}", table(&reports, what));
                 let machine = Machine::this();
                 println!(
                     "{} threads on {} CPUs ({}); medians of {} rounds, each taking sequential revm, the parallel engine (parallel path forced) and the ideal split in turn; ideal: the block cut into {} contiguous parts, each run by sequential revm on its own thread",
@@ -89,18 +99,58 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
             }
             exit::OK
         }
-        Err(error) => {
-            progress.finish_and_clear();
+        Err((status, error)) => {
             eprintln!("error: {error}");
-            exit::MISMATCH
+            status
         }
     }
 }
 
-fn table(reports: &[WorkloadReport]) -> String {
+/// Times every block found under the paths. A block that cannot be loaded is unusable input
+/// (exit 2); a parallel result that differs is a failed check (exit 1).
+fn recorded_blocks(
+    args: &BenchArgs,
+    threads: NonZeroUsize,
+    sides: Sides,
+) -> Result<Vec<WorkloadReport>, (u8, String)> {
+    let unusable = |error: String| (exit::UNUSABLE, error);
+    let sources = discover(&args.paths).map_err(|error| unusable(error.to_string()))?;
+    // Built before anything is timed: the first block that needs the KZG setup would
+    // otherwise charge it to one side.
+    parallax_engine::warm_up();
+    let bench = BlockBench::new(threads, args.rounds, sides).map_err(unusable)?;
+    let progress = item_progress(sources.len(), "blocks", args.json);
+    let mut loader = Loader::default();
+    let reports = sources
+        .iter()
+        .map(|source| {
+            progress.set_message(source.path().display().to_string());
+            let block = loader
+                .load(source)
+                .map_err(|error| unusable(error.to_string()))?;
+            let env = block.evm_env();
+            let name = format!("block {}", block.number());
+            let report = bench
+                .measure(
+                    &name,
+                    &*block.pre_state,
+                    &env.cfg_env,
+                    &env.block_env,
+                    &block.tx_envs(),
+                )
+                .map_err(|error| (exit::MISMATCH, format!("{name}: {error}")))?;
+            progress.inc(1);
+            Ok(report)
+        })
+        .collect();
+    progress.finish_and_clear();
+    reports
+}
+
+fn table(reports: &[WorkloadReport], what: &str) -> String {
     let mut table = Table::new(&[
-        "workload", "txs", "gas", "seq ms", "par ms", "speedup", "ideal ms", "ideal", "tx/s",
-        "gas/s", "seq peak", "par peak",
+        what, "txs", "gas", "seq ms", "par ms", "speedup", "ideal ms", "ideal", "tx/s", "gas/s",
+        "seq peak", "par peak",
     ]);
     // A side that did not run shows as a dash.
     let shown = |value: f64, text: String| if value.is_nan() { "-".to_owned() } else { text };

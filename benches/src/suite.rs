@@ -172,13 +172,19 @@ impl BlockBench {
                 .map_err(|error| error.to_string())
         };
         // One run of each side outside the timing: it checks the result, and the peak
-        // memory of the process during it is that side's footprint on this block.
+        // memory of the process during it is that side's footprint on this block. The side
+        // asked for alone runs first, so that the other's freed memory is not counted in it.
+        let mut parallel_check = None;
+        if sides == Sides::Parallel {
+            parallel_check = Some(peak_memory_during(run_parallel));
+        }
         let (sequential_output, sequential_peak) = peak_memory_during(run_sequential);
         let sequential_output = sequential_output?;
         let gas_used = sequential_output.gas_used;
         let mut parallel_peak = None;
         if sides.parallel() {
-            let (parallel_output, peak) = peak_memory_during(run_parallel);
+            let (parallel_output, peak) =
+                parallel_check.unwrap_or_else(|| peak_memory_during(run_parallel));
             if parallel_output? != sequential_output {
                 return Err("the parallel result differs from sequential revm".to_owned());
             }

@@ -53,14 +53,20 @@ impl<E> BlockRun<E> {
         DB: DatabaseRef<Error = E>,
     {
         let mut worker = Worker::new(db, &self.memory, cfg, block, busy_recipients);
+        // Counted per worker and added up once: a shared counter bumped on every task would
+        // bounce its cache line between the cores.
+        let mut counts = TaskCounts::default();
         let mut task = None;
         let mut idle_rounds = 0u32;
         while !self.scheduler.done() {
             task = match task {
                 Some(Task::Execute(version)) => {
-                    self.execute(&mut worker, version, &txs[version.tx])
+                    self.execute(&mut worker, &mut counts, version, &txs[version.tx])
                 }
-                Some(Task::Validate(version)) => self.validate(version),
+                Some(Task::Validate(version)) => {
+                    counts.validations += 1;
+                    self.validate(version)
+                }
                 None => {
                     let next = self.scheduler.next_task();
                     if next.is_none() {
@@ -73,17 +79,29 @@ impl<E> BlockRun<E> {
                 }
             };
         }
+        self.executions
+            .fetch_add(counts.executions, Ordering::Relaxed);
+        self.validations
+            .fetch_add(counts.validations, Ordering::Relaxed);
+        self.dependency_waits
+            .fetch_add(counts.dependency_waits, Ordering::Relaxed);
     }
 
-    fn execute<DB>(&self, worker: &mut Worker<'_, DB>, version: Version, tx: &TxEnv) -> Option<Task>
+    fn execute<DB>(
+        &self,
+        worker: &mut Worker<'_, DB>,
+        counts: &mut TaskCounts,
+        version: Version,
+        tx: &TxEnv,
+    ) -> Option<Task>
     where
         DB: DatabaseRef<Error = E>,
     {
         loop {
-            self.executions.fetch_add(1, Ordering::Relaxed);
+            counts.executions += 1;
             match worker.execute(version, tx) {
                 Attempt::Blocked(blocking) => {
-                    self.dependency_waits.fetch_add(1, Ordering::Relaxed);
+                    counts.dependency_waits += 1;
                     if self.scheduler.add_dependency(version.tx, blocking) {
                         return None;
                     }
@@ -111,7 +129,6 @@ impl<E> BlockRun<E> {
     }
 
     fn validate(&self, version: Version) -> Option<Task> {
-        self.validations.fetch_add(1, Ordering::Relaxed);
         let valid = self.memory.validate_reads(version.tx);
         let aborted = !valid && self.scheduler.try_validation_abort(version);
         if aborted {
@@ -119,6 +136,14 @@ impl<E> BlockRun<E> {
         }
         self.scheduler.finish_validation(version.tx, aborted)
     }
+}
+
+/// What one worker did, for [`ExecutionStats`](crate::ExecutionStats).
+#[derive(Debug, Default)]
+struct TaskCounts {
+    executions: usize,
+    validations: usize,
+    dependency_waits: usize,
 }
 
 /// Waits a little when there is no task, spinning first and then yielding the CPU so that

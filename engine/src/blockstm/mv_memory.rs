@@ -180,8 +180,9 @@ impl MvMemory {
         for written in &mut self.last_written {
             written.get_mut().expect("write-set lock poisoned").clear();
         }
+        // Read sets are replaced by every execution, so their room is not worth keeping.
         for reads in &mut self.last_reads {
-            reads.get_mut().expect("read-set lock poisoned").clear();
+            *reads.get_mut().expect("read-set lock poisoned") = Vec::new();
         }
     }
 

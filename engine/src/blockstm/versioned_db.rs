@@ -93,9 +93,10 @@ impl ReadCache {
         self.index.clear();
     }
 
-    /// The reads with their origins, leaving the cache empty.
+    /// The reads with their origins, in a list of exactly their size (it is kept until the
+    /// block ends), leaving the cache empty with its capacity.
     fn take_reads(&mut self) -> ReadSet {
-        let reads = std::mem::take(&mut self.reads);
+        let reads = self.reads.drain(..).collect();
         self.clear();
         reads
     }

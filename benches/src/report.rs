@@ -309,10 +309,9 @@ impl Report {
             "\nEfficiency is the forced-parallel speedup over min(threads, available \
              parallelism). The ideal split is the block cut into as many contiguous parts as \
              threads, each run by plain sequential revm on its own thread (what this machine \
-             can do with the work). Peak memory is the process's resident high-water mark \
-             while each side ran the block once, sequential first (so the parallel figure also \
-             holds what sequential freed; `parallax bench --engine parallel` measures it \
-             alone). Missed targets are explained under Analysis below.\n"
+             can do with the work). Peak memory is the resident high-water mark of a process \
+             that ran one side alone on the block (`parallax bench --engine SIDE`), pre-state \
+             and block included. Missed targets are explained under Analysis below.\n"
         );
     }
 

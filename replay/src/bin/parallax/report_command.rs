@@ -110,6 +110,14 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
             |name| progress.set_message(format!("synthetic {name}, {threads} threads")),
         )
         .map_err(|error| (exit::MISMATCH, error))?;
+        let mut reports = reports;
+        for report in &mut reports {
+            progress.set_message(format!(
+                "peak memory of {}, {threads} threads",
+                report.workload
+            ));
+            measure_peaks_alone(report, args.gas)?;
+        }
         synthetic.push(reports);
     }
 
@@ -155,6 +163,37 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
 }
 
 /// Loads every pre-state block and finds its available parallelism.
+/// Replaces the peak memory of each side with that side's peak in a process of its own
+/// (`parallax bench --engine SIDE`): measured in one process, the side that runs second
+/// inherits the first one's freed but retained memory.
+fn measure_peaks_alone(report: &mut WorkloadReport, gas: u64) -> Result<(), Failure> {
+    let exe = std::env::current_exe().map_err(|error| unusable(error.to_string()))?;
+    let peak = |side: &str, field: &str| -> Result<Option<u64>, Failure> {
+        let output = std::process::Command::new(&exe)
+            .args(["bench", "--json", "--rounds", "1", "--engine", side])
+            .args(["--threads", &report.threads.to_string()])
+            .args(["--gas", &gas.to_string(), "--workload", &report.workload])
+            .output()
+            .map_err(|error| unusable(format!("cannot run {}: {error}", exe.display())))?;
+        if !output.status.success() {
+            return Err((
+                exit::MISMATCH,
+                format!(
+                    "parallax bench --engine {side} --workload {}: {}",
+                    report.workload,
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+            ));
+        }
+        let line: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .map_err(|error| unusable(format!("parallax bench printed no JSON line: {error}")))?;
+        Ok(line[field].as_u64())
+    };
+    report.sequential_peak_bytes = peak("sequential", "sequential_peak_bytes")?;
+    report.parallel_peak_bytes = peak("parallel", "parallel_peak_bytes")?;
+    Ok(())
+}
+
 fn prepare_blocks(dir: &Path, progress: &ProgressBar) -> Result<Vec<Prepared>, Failure> {
     let shared = PrestateShared::load(dir).map_err(|error| unusable(error.to_string()))?;
     let explainer = Explainer::new(NonZeroUsize::MIN).map_err(|e| unusable(e.to_string()))?;

@@ -409,7 +409,7 @@ mod tests {
             }
             let mut builder = alloy_trie::HashBuilder::default();
             for (key, value) in &expected {
-                builder.add_leaf(alloy_trie::Nibbles::unpack(key), value);
+                builder.add_leaf(Nibbles::unpack(key), value);
             }
             let root = trie.root();
             proptest::prop_assert_eq!(root, builder.root());

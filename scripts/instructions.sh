@@ -4,10 +4,12 @@
 # one JSON line per workload:
 #   {"workload", "sequential_instructions", "parallel_instructions", "ratio"}
 #
-# Instruction counts repeat exactly on a noisy machine, so they decide what to keep. Block
-# construction and the checking run are excluded: each side is counted with one and with three
-# timed rounds of `parallax bench --engine SIDE`, and half the difference is one execution.
-# valgrind's fair scheduling keeps the worker threads' idle spinning nearly the same run to run.
+# Instruction counts repeat far better than wall times on a noisy machine, so they decide what
+# to keep: within about 1.4% run to run (the allocator's choices vary a little), so compare
+# small changes with paired, repeated runs. Block construction and the checking run are
+# excluded: each side is counted with one and with three timed rounds of
+# `parallax bench --engine SIDE`, and half the difference is one execution. valgrind's fair
+# scheduling keeps the worker threads' idle spinning nearly the same run to run.
 #
 # Usage: scripts/instructions.sh [WORKLOAD...]   (GAS=100000000 by default)
 set -euo pipefail

@@ -4,7 +4,7 @@
 use crate::{
     assemble::{Unassembled, order},
     blockstm::{BlockRun, MvMemory},
-    chain::known_dependencies::KnownDependencies,
+    chain::known_dependencies::{AddressScratch, KnownDependencies},
     error::ExecutionError,
     output::{BlockOutput, ExecutionStats},
     sequential::execute_sequential,
@@ -55,6 +55,8 @@ pub struct ParallelExecutor {
     pool: rayon::ThreadPool,
     /// The multi-version memory of the last block, cleared, for the next block to reuse.
     spare_memory: Mutex<Option<MvMemory>>,
+    /// The known-dependency pass's map of the last block, for the next block to reuse.
+    spare_scan: Mutex<AddressScratch>,
 }
 
 impl ParallelExecutor {
@@ -70,6 +72,7 @@ impl ParallelExecutor {
             record_access: false,
             pool,
             spare_memory: Mutex::default(),
+            spare_scan: Mutex::default(),
         })
     }
 
@@ -109,14 +112,18 @@ impl ParallelExecutor {
 
     /// The known dependencies of `txs` when they take the parallel path.
     fn parallel_plan(&self, txs: &[TxEnv]) -> Option<KnownDependencies> {
+        let known = || {
+            let mut scratch = self.spare_scan.lock().expect("scratch lock poisoned");
+            KnownDependencies::of_reusing(txs, &mut scratch)
+        };
         match self.policy {
             ExecutionPolicy::AlwaysSequential => None,
-            ExecutionPolicy::AlwaysParallel => Some(KnownDependencies::of(txs)),
+            ExecutionPolicy::AlwaysParallel => Some(known()),
             ExecutionPolicy::Auto => {
                 if self.threads.get() == 1 || txs.len() < MIN_PARALLEL_TXS {
                     return None;
                 }
-                let known = KnownDependencies::of(txs);
+                let known = known();
                 (known.total_gas >= MIN_PARALLEL_GAS && known.parallelism() >= MIN_PARALLELISM)
                     .then_some(known)
             }

@@ -13,6 +13,11 @@ use alloy_primitives::{
 };
 use revm::context::TxEnv;
 
+/// Per address, the last transaction that wrote it and how many transactions paid it: the
+/// scratch map of [`KnownDependencies::of_reusing`]. Keyed with alloy's hasher for fixed
+/// bytes, which hashes an address as whole words.
+pub(crate) type AddressScratch = AddressMap<(TxIdx, usize)>;
+
 /// The dependencies between a block's transactions that its senders and values reveal.
 #[derive(Debug)]
 pub(crate) struct KnownDependencies {
@@ -28,14 +33,27 @@ pub(crate) struct KnownDependencies {
 }
 
 impl KnownDependencies {
+    #[cfg(test)]
     pub(crate) fn of(txs: &[TxEnv]) -> Self {
+        Self::of_reusing(txs, &mut AddressScratch::default())
+    }
+
+    /// The known dependencies of `txs`, with `seen` as the scratch map (kept by the caller
+    /// from block to block: a fresh map for a block of tens of thousands of transactions
+    /// costs a page fault for every page it touches).
+    pub(crate) fn of_reusing(txs: &[TxEnv], seen: &mut AddressScratch) -> Self {
         // Per address: the last transaction that wrote it (as sender or as a recipient of
         // value) and how many transactions paid it. One map, looked up once per sender and
         // once per recipient: in a block of tens of thousands of plain transfers this pass
         // runs before any worker starts, and its cost is the maps' cache misses.
-        // Keyed with alloy's hasher for fixed bytes, which hashes an address as whole words.
-        let mut seen: AddressMap<(TxIdx, usize)> =
-            AddressMap::with_capacity_and_hasher(txs.len() * 2, Default::default());
+        let wanted = txs.len() * 2;
+        if seen.capacity() > 2 * wanted + 1024 {
+            // Walking a map sized for a far larger block would cost more than a fresh one.
+            *seen = AddressScratch::with_capacity_and_hasher(wanted, Default::default());
+        } else {
+            seen.clear();
+            seen.reserve(wanted);
+        }
         let mut predecessor = Vec::with_capacity(txs.len());
         let mut chain_gas: Vec<u64> = Vec::with_capacity(txs.len());
         let mut total_gas = 0u64;
@@ -64,8 +82,8 @@ impl KnownDependencies {
             }
         }
         let mut busy_recipients: Vec<Address> = seen
-            .into_iter()
-            .filter_map(|(address, (_, payments))| (payments > 1).then_some(address))
+            .iter()
+            .filter_map(|(address, (_, payments))| (*payments > 1).then_some(*address))
             .collect();
         busy_recipients.sort_unstable();
         Self {
@@ -104,6 +122,28 @@ mod tests {
             value: U256::from(value),
             gas_limit,
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_reused_scratch_map_gives_what_a_fresh_one_gives() {
+        let big: Vec<TxEnv> = (0..200u8)
+            .map(|i| tx(i, i.wrapping_add(1), 1, 10))
+            .collect();
+        let small = [
+            tx(1, 2, 5, 100),
+            tx(2, 9, 1, 50),
+            tx(3, 9, 1, 7),
+            tx(1, 4, 0, 1),
+        ];
+        let mut scratch = AddressScratch::default();
+        for txs in [&big[..], &small[..], &small[..], &big[..]] {
+            let reused = KnownDependencies::of_reusing(txs, &mut scratch);
+            let fresh = KnownDependencies::of(txs);
+            assert_eq!(reused.predecessor, fresh.predecessor);
+            assert_eq!(reused.busy_recipients, fresh.busy_recipients);
+            assert_eq!(reused.total_gas, fresh.total_gas);
+            assert_eq!(reused.longest_chain_gas, fresh.longest_chain_gas);
         }
     }
 

@@ -8,6 +8,6 @@ pub mod report;
 pub mod suite;
 pub mod workload;
 
-pub use measure::{Machine, Timing, compare, peak_memory, peak_memory_during};
+pub use measure::{Machine, peak_memory, peak_memory_during};
 pub use suite::{BlockBench, IdealSplit, Sides, WorkloadReport, run_workloads};
 pub use workload::{SyntheticBlock, WORKLOADS, WorkloadDb, build};

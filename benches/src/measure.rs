@@ -1,58 +1,12 @@
-//! Timing sequential revm against the parallel engine in the same run, and what the machine
-//! is, so that every reported ratio says where it was taken.
+//! Timing and memory measurements, and what the machine is, so that every reported ratio
+//! says where it was taken.
 
 use std::time::{Duration, Instant};
-
-/// Sequential and parallel timings of one block.
-#[derive(Clone, Copy, Debug)]
-pub struct Timing {
-    /// Median wall time of sequential revm.
-    pub sequential: Duration,
-    /// Median wall time of the parallel engine.
-    pub parallel: Duration,
-}
-
-impl Timing {
-    /// Sequential time over parallel time.
-    pub fn speedup(&self) -> f64 {
-        self.sequential.as_secs_f64() / self.parallel.as_secs_f64()
-    }
-}
 
 /// The median of `samples` (which it sorts).
 pub fn median(samples: &mut [Duration]) -> Duration {
     samples.sort_unstable();
     samples[samples.len() / 2]
-}
-
-/// Times `sequential` and `parallel` over `rounds` rounds after one warm-up run of each.
-/// The two alternate, so that both see the same state of a noisy machine, and the medians
-/// are reported. Fails if the warm-up outputs differ: a wrong result is not a benchmark.
-pub fn compare<O: PartialEq>(
-    rounds: usize,
-    mut sequential: impl FnMut() -> O,
-    mut parallel: impl FnMut() -> O,
-) -> Result<Timing, &'static str> {
-    if sequential() != parallel() {
-        return Err("the parallel result differs from sequential revm");
-    }
-    let rounds = rounds.max(1);
-    let (mut seq, mut par) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
-    for round in 0..rounds {
-        // Which goes first alternates too: on a noisy machine the second of two runs is
-        // not timed under the same conditions as the first.
-        if round % 2 == 0 {
-            seq.push(time(&mut sequential));
-            par.push(time(&mut parallel));
-        } else {
-            par.push(time(&mut parallel));
-            seq.push(time(&mut sequential));
-        }
-    }
-    Ok(Timing {
-        sequential: median(&mut seq),
-        parallel: median(&mut par),
-    })
 }
 
 /// Wall time of one call (its output is dropped outside the timed span).
@@ -119,27 +73,6 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(median(&mut [ms(3), ms(1), ms(2)]), ms(2));
         assert_eq!(median(&mut [ms(4), ms(1), ms(3), ms(2)]), ms(3));
-    }
-
-    #[test]
-    fn a_differing_result_is_not_timed() {
-        let mut calls = 0;
-        let outcome = compare(
-            3,
-            || 1,
-            || {
-                calls += 1;
-                2
-            },
-        );
-        assert!(outcome.is_err());
-        assert_eq!(calls, 1);
-    }
-
-    #[test]
-    fn timings_come_from_every_round() {
-        let timing = compare(5, || 7, || 7).expect("equal outputs");
-        assert!(timing.speedup().is_finite());
     }
 
     #[test]

@@ -9,5 +9,5 @@ pub mod suite;
 pub mod workload;
 
 pub use measure::{Machine, peak_memory, peak_memory_during};
-pub use suite::{BlockBench, IdealSplit, Sides, WorkloadReport, run_workloads};
+pub use suite::{BlockBench, IdealSplit, Sides, WorkloadReport, policy_name, run_workloads};
 pub use workload::{SyntheticBlock, WORKLOADS, WorkloadDb, build};

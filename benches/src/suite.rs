@@ -5,7 +5,7 @@ use crate::{
     build,
     measure::{median, peak_memory_during, time},
 };
-use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
+use parallax_engine::{ExecutionPolicy, ExecutionStats, ParallelExecutor, execute_sequential};
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -51,6 +51,18 @@ pub struct WorkloadReport {
     pub gas: u64,
     /// Worker threads of the parallel engine (and parts of the ideal split).
     pub threads: usize,
+    /// The engine's policy: `"auto"` (what a client runs), `"parallel"` (Block-STM forced)
+    /// or `"sequential"`.
+    pub policy: &'static str,
+    /// The path the engine took on the checking run: `"parallel"`, `"sequential"` or
+    /// `"mixed"` (Block-STM, then in order from `in_order_from`). `null` when the engine
+    /// did not run.
+    pub path: Option<&'static str>,
+    /// Where a mixed run switched to in-order execution.
+    pub in_order_from: Option<usize>,
+    /// Transaction executions on the checking run, re-executions included (`null` when
+    /// the engine did not run).
+    pub executions: Option<usize>,
     /// Median wall time of sequential revm.
     pub sequential_ms: f64,
     /// Median wall time of the parallel engine.
@@ -99,7 +111,7 @@ fn round3(value: f64) -> f64 {
 }
 
 /// Times each of `workloads` (names from [`WORKLOADS`](crate::WORKLOADS)) with blocks of about `gas` gas on
-/// `threads` workers, always on the parallel path. `progress` hears each workload's name as
+/// `threads` workers under `policy`. `progress` hears each workload's name as
 /// it starts. Fails on an unknown name and on the first parallel result that differs.
 pub fn run_workloads(
     workloads: &[&str],
@@ -107,9 +119,10 @@ pub fn run_workloads(
     gas: u64,
     rounds: usize,
     sides: Sides,
+    policy: ExecutionPolicy,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<WorkloadReport>, String> {
-    let bench = BlockBench::new(threads, rounds, sides)?;
+    let bench = BlockBench::new(threads, rounds, sides, policy)?;
     let mut reports = Vec::with_capacity(workloads.len());
     for name in workloads {
         progress(name);
@@ -122,8 +135,8 @@ pub fn run_workloads(
     Ok(reports)
 }
 
-/// Times blocks on sequential revm, on the parallel engine (parallel path forced) and on the
-/// ideal split, with one engine and one split pool for all of them, as a client keeps one.
+/// Times blocks on sequential revm, on the parallel engine under a policy and on the ideal
+/// split, with one engine and one split pool for all of them, as a client keeps one.
 #[derive(Debug)]
 pub struct BlockBench {
     engine: ParallelExecutor,
@@ -131,20 +144,28 @@ pub struct BlockBench {
     threads: NonZeroUsize,
     rounds: usize,
     sides: Sides,
+    policy: ExecutionPolicy,
 }
 
 impl BlockBench {
-    /// A bench with `threads` workers, taking the median of `rounds` rounds of `sides`.
-    pub fn new(threads: NonZeroUsize, rounds: usize, sides: Sides) -> Result<Self, String> {
+    /// A bench with `threads` workers under `policy`, taking the median of `rounds` rounds
+    /// of `sides`.
+    pub fn new(
+        threads: NonZeroUsize,
+        rounds: usize,
+        sides: Sides,
+        policy: ExecutionPolicy,
+    ) -> Result<Self, String> {
         let engine = ParallelExecutor::new(threads)
             .map_err(|error| format!("cannot start {threads} worker threads: {error}"))?
-            .with_policy(ExecutionPolicy::AlwaysParallel);
+            .with_policy(policy);
         Ok(Self {
             engine,
             split: IdealSplit::new(threads)?,
             threads,
             rounds,
             sides,
+            policy,
         })
     }
 
@@ -182,12 +203,15 @@ impl BlockBench {
         let sequential_output = sequential_output?;
         let gas_used = sequential_output.gas_used;
         let mut parallel_peak = None;
+        let mut stats = None;
         if sides.parallel() {
             let (parallel_output, peak) =
                 parallel_check.unwrap_or_else(|| peak_memory_during(run_parallel));
-            if parallel_output? != sequential_output {
+            let parallel_output = parallel_output?;
+            if parallel_output != sequential_output {
                 return Err("the parallel result differs from sequential revm".to_owned());
             }
+            stats = Some(parallel_output.stats);
             parallel_peak = peak;
         }
         drop(sequential_output);
@@ -207,6 +231,10 @@ impl BlockBench {
             txs: txs.len(),
             gas: gas_used,
             threads: self.threads.get(),
+            policy: policy_name(self.policy),
+            path: stats.as_ref().map(ExecutionStats::path),
+            in_order_from: stats.as_ref().and_then(|stats| stats.in_order_from),
+            executions: stats.map(|stats| stats.executions),
             sequential_ms: ms(times.sequential),
             parallel_ms: ms(times.parallel),
             speedup: ratio(times.sequential, times.parallel),
@@ -217,6 +245,16 @@ impl BlockBench {
             sequential_peak_bytes: sides.sequential().then_some(sequential_peak).flatten(),
             parallel_peak_bytes: parallel_peak,
         })
+    }
+}
+
+/// The name of `policy` in reports and on the command line.
+pub const fn policy_name(policy: ExecutionPolicy) -> &'static str {
+    match policy {
+        ExecutionPolicy::Auto => "auto",
+        ExecutionPolicy::AlwaysParallel => "parallel",
+        ExecutionPolicy::AlwaysSequential => "sequential",
+        ExecutionPolicy::SwitchToInOrderAfter(_) => "switch",
     }
 }
 

@@ -33,7 +33,7 @@ pub struct SyntheticBlock {
 }
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 8] = [
+pub const WORKLOADS: [&str; 11] = [
     "raw_transfers",
     "erc20",
     "uniswap",
@@ -42,6 +42,9 @@ pub const WORKLOADS: [&str; 8] = [
     "hot_100",
     "nonce_chain",
     "one_recipient",
+    "late_chain",
+    "slow_first_writer",
+    "alternating_hot",
 ];
 
 const GIGAGAS: u64 = 1_000_000_000;
@@ -49,6 +52,11 @@ const TRANSFER_GAS: u64 = 21_000;
 /// Measured gas of one ERC-20 transfer to a fresh recipient, and of one swap.
 const ERC20_GAS: u64 = 51_000;
 const SWAP_GAS: u64 = 85_000;
+const READER_GAS: u64 = 60_000;
+/// The slow transaction of `slow_first_writer` uses this fraction of the block's gas.
+const SLOW_SHARE: u64 = 10;
+/// Gas of one round of [`slow_writer_code`]'s loop.
+const LOOP_GAS: u64 = 26;
 const ETH: u128 = 1_000_000_000_000_000_000;
 
 /// Builds workload `name` sized to about `gas` gas (a gigagas when `None`).
@@ -87,19 +95,34 @@ pub fn build(name: &str, gas: Option<u64>) -> Option<SyntheticBlock> {
             gas / TRANSFER_GAS,
             "ETH transfers from distinct senders, all paying one recipient",
         ),
+        "late_chain" => (
+            gas / ERC20_GAS,
+            "independent ERC-20 transfers, then, from half-way, all paying one hot account",
+        ),
+        "slow_first_writer" => (
+            (gas - gas / SLOW_SHARE) / READER_GAS,
+            "one long computation that finally writes a slot, then cheap transactions that each read it",
+        ),
+        "alternating_hot" => (
+            gas / ERC20_GAS,
+            "ERC-20 transfers paying two hot accounts in turn: a parallelism of 2",
+        ),
         _ => return None,
     };
     let count = count.max(1) as usize;
     let mut builder = Builder::new();
     match name {
         "raw_transfers" => builder.transfers(count, |i| i, recipient),
-        "erc20" => builder.token_transfers(count, |_| false),
+        "erc20" => builder.token_transfers(count, |_| None),
         "uniswap" => builder.swaps(count),
-        "hot_10" => builder.token_transfers(count, |i| i % 10 == 0),
-        "hot_30" => builder.token_transfers(count, |i| i % 10 < 3),
-        "hot_100" => builder.token_transfers(count, |_| true),
+        "hot_10" => builder.token_transfers(count, |i| (i % 10 == 0).then_some(0)),
+        "hot_30" => builder.token_transfers(count, |i| (i % 10 < 3).then_some(0)),
+        "hot_100" => builder.token_transfers(count, |_| Some(0)),
         "nonce_chain" => builder.transfers(count, |i| i % 8, recipient),
         "one_recipient" => builder.transfers(count, |i| i, |_| recipient(usize::MAX >> 8)),
+        "late_chain" => builder.token_transfers(count, |i| (i >= count / 2).then_some(0)),
+        "slow_first_writer" => builder.slow_first_writer(count, gas / SLOW_SHARE),
+        "alternating_hot" => builder.token_transfers(count, |i| Some(i % 2)),
         _ => unreachable!("matched above"),
     }
     Some(builder.finish(
@@ -199,13 +222,14 @@ impl Builder {
             .expect("in-memory insert");
     }
 
-    fn token_transfers(&mut self, count: usize, pays_hot: impl Fn(usize) -> bool) {
+    /// ERC-20 transfers, the `i`-th paying hot account `hot(i)` if any, else its own
+    /// recipient.
+    fn token_transfers(&mut self, count: usize, hot: impl Fn(usize) -> Option<usize>) {
         let token = address(0xe2, 0);
-        let hot = address(0x40, 0);
         self.deploy(token, token_code());
         for i in 0..count {
             self.set(token, balance_slot(sender(i)), U256::from(1_000_000));
-            let to = if pays_hot(i) { hot } else { recipient(i) };
+            let to = hot(i).map_or_else(|| recipient(i), |hot| address(0x40, hot));
             self.tx(
                 i,
                 token,
@@ -240,6 +264,20 @@ impl Builder {
                 swap_call(U256::from(1_000), true),
                 200_000,
             );
+        }
+    }
+
+    /// Transaction 0 counts down a loop that uses about `slow_gas`, then writes slot 0 of
+    /// the contract; each of `count` later transactions copies slot 0 into a slot of its
+    /// own, so all of them depend on transaction 0 and on nothing else.
+    fn slow_first_writer(&mut self, count: usize, slow_gas: u64) {
+        let contract = address(0x51, 0);
+        self.deploy(contract, slow_writer_code());
+        let iterations = (slow_gas - 100_000) / LOOP_GAS;
+        let data = Bytes::from(U256::from(iterations).to_be_bytes::<32>().to_vec());
+        self.tx(0, contract, U256::ZERO, data, slow_gas);
+        for i in 1..=count {
+            self.tx(i, contract, U256::ZERO, Bytes::new(), READER_GAS);
         }
     }
 
@@ -299,4 +337,36 @@ mod tests {
         }
         assert!(build("no_such_workload", None).is_none());
     }
+}
+
+/// With calldata `n`: counts `n` down to zero, then stores 1 in slot 0. Without calldata:
+/// copies slot 0 into the slot numbered by the caller's address.
+fn slow_writer_code() -> revm::bytecode::Bytecode {
+    #[rustfmt::skip]
+    let code = [
+        0x36,             // CALLDATASIZE
+        0x15,             // ISZERO
+        0x60, 0x16,       // PUSH1 reader
+        0x57,             // JUMPI
+        0x60, 0x00,       // PUSH1 0
+        0x35,             // CALLDATALOAD           [n]
+        0x5b,             // loop: JUMPDEST
+        0x60, 0x01,       // PUSH1 1                [n 1]
+        0x90,             // SWAP1                  [1 n]
+        0x03,             // SUB                    [n-1]
+        0x80,             // DUP1
+        0x60, 0x08,       // PUSH1 loop
+        0x57,             // JUMPI                  [n-1], to loop while non-zero
+        0x60, 0x01,       // PUSH1 1                [0 1]
+        0x90,             // SWAP1                  [1 0]
+        0x55,             // SSTORE                 slot 0 = 1
+        0x00,             // STOP
+        0x5b,             // reader: JUMPDEST
+        0x60, 0x00,       // PUSH1 0
+        0x54,             // SLOAD                  [slot 0]
+        0x33,             // CALLER
+        0x55,             // SSTORE                 slot caller = slot 0
+        0x00,             // STOP
+    ];
+    revm::bytecode::Bytecode::new_raw(Bytes::from(code.to_vec()))
 }

@@ -3,15 +3,24 @@
 
 use crate::{
     assemble::{Unassembled, order},
-    blockstm::{BlockRun, MvMemory},
-    chain::known_dependencies::{AddressScratch, KnownDependencies},
-    error::ExecutionError,
-    output::{BlockOutput, ExecutionStats},
-    sequential::execute_sequential,
+    blockstm::{
+        BlockRun, MvMemory,
+        speculation::{SpeculationMonitor, StopRule},
+        versioned_db::{VersionedDb, VersionedDbError},
+    },
+    chain::{
+        block_gas::BlockGasMeter,
+        known_dependencies::{AddressScratch, KnownDependencies},
+    },
+    error::{ExecutionError, TxFailure},
+    location::TxIdx,
+    output::{BlockOutput, ExecutionStats, TxOutput},
+    sequential::{continue_in_order, execute_sequential, run_in_order},
 };
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
+    database::State,
 };
 use std::{num::NonZeroUsize, sync::Mutex};
 
@@ -32,18 +41,126 @@ pub const MIN_PARALLEL_GAS: u64 = 8_000_000;
 /// parallel than sequentially at 2 threads (see BENCHMARKS.md).
 pub const MIN_PARALLELISM: f64 = 1.5;
 
+/// Blocks whose transactions' mean gas limit is below this (plain transfers) run
+/// sequentially under [`ExecutionPolicy::Auto`] on fewer than [`CHEAP_TXS_MIN_THREADS`]
+/// threads: the engine's bookkeeping costs about as much as such a transaction (1.8x
+/// sequential's time at one thread on gigagas blocks of transfers), which two threads do not
+/// make up for (0.76-0.92x at 2 threads; see BENCHMARKS.md).
+pub const CHEAP_TX_GAS: u64 = 30_000;
+
+/// From this many threads on, blocks of cheap transactions run in parallel under
+/// [`ExecutionPolicy::Auto`]: the 1.8x cost of the bookkeeping is then outweighed.
+pub const CHEAP_TXS_MIN_THREADS: usize = 4;
+
+/// Under [`ExecutionPolicy::Auto`], a parallel run stops speculating when a window of
+/// consecutive transactions shows less parallelism than this in the dependencies found while
+/// it runs (its gas over the gas of its heaviest chain of reads of earlier writes), and the
+/// rest of the block runs in order.
+pub const MIN_RUNTIME_PARALLELISM: f64 = 1.75;
+
 /// When to use the parallel path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ExecutionPolicy {
-    /// Parallel when there are several threads, at least [`MIN_PARALLEL_TXS`] transactions
-    /// with at least [`MIN_PARALLEL_GAS`] of gas limit, and known dependencies leave at
-    /// least [`MIN_PARALLELISM`]; sequential otherwise.
+    /// Decide per block, before and while it runs: sequential for one thread, fewer than
+    /// [`MIN_PARALLEL_TXS`] transactions, less than [`MIN_PARALLEL_GAS`] of gas limit,
+    /// known dependencies leaving less than [`MIN_PARALLELISM`], or cheap transactions
+    /// ([`CHEAP_TX_GAS`]) on few threads; otherwise Block-STM, which switches to running the
+    /// rest of the block in order when the dependencies it finds leave less than
+    /// [`MIN_RUNTIME_PARALLELISM`].
     #[default]
     Auto,
-    /// Always run Block-STM, even for one transaction or one thread (for testing).
+    /// Always run Block-STM to the end, even for one transaction or one thread (for
+    /// testing and for measuring it).
     AlwaysParallel,
     /// Always run plain sequential revm.
     AlwaysSequential,
+    /// Run Block-STM until this many executions have finished, then the rest of the block in
+    /// order from the validated prefix: the switch [`Self::Auto`] makes when speculation stops
+    /// paying, at a chosen point (for testing it).
+    SwitchToInOrderAfter(usize),
+}
+
+/// What a policy decides for a block before it runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Plan {
+    /// Plain sequential revm, for this reason.
+    Sequential(SequentialBecause),
+    /// Block-STM.
+    Parallel {
+        /// Total gas limit over that of the heaviest known chain (same sender, or sent by
+        /// an account an earlier transaction paid).
+        known_parallelism: f64,
+        /// Whether the run may stop speculating and finish in order.
+        watched: bool,
+    },
+}
+
+/// Why a block runs sequentially.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SequentialBecause {
+    /// The policy says so.
+    Policy,
+    /// One thread has nothing to share.
+    OneThread,
+    /// Fewer transactions than [`MIN_PARALLEL_TXS`].
+    FewTransactions(usize),
+    /// Less total gas limit than [`MIN_PARALLEL_GAS`].
+    LittleGas(u64),
+    /// Known dependency chains leave less than [`MIN_PARALLELISM`].
+    KnownChains(f64),
+    /// A mean gas limit per transaction below [`CHEAP_TX_GAS`] on few threads.
+    CheapTransactions(u64),
+}
+
+impl Plan {
+    /// Whether Block-STM runs.
+    pub const fn is_parallel(&self) -> bool {
+        matches!(self, Self::Parallel { .. })
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Parallel {
+                known_parallelism,
+                watched,
+            } => {
+                write!(
+                    f,
+                    "parallel: known dependencies leave a parallelism of {known_parallelism:.2}"
+                )?;
+                if *watched {
+                    write!(
+                        f,
+                        "; finishes in order if the chains found while running leave less than {MIN_RUNTIME_PARALLELISM}"
+                    )?;
+                }
+                Ok(())
+            }
+            Self::Sequential(because) => {
+                write!(f, "sequential: ")?;
+                match because {
+                    SequentialBecause::Policy => write!(f, "the policy says so"),
+                    SequentialBecause::OneThread => write!(f, "one thread"),
+                    SequentialBecause::FewTransactions(n) => {
+                        write!(f, "{n} transactions, fewer than {MIN_PARALLEL_TXS}")
+                    }
+                    SequentialBecause::LittleGas(gas) => {
+                        write!(f, "total gas limit {gas}, less than {MIN_PARALLEL_GAS}")
+                    }
+                    SequentialBecause::KnownChains(p) => write!(
+                        f,
+                        "known dependency chains leave a parallelism of {p:.2}, less than {MIN_PARALLELISM}"
+                    ),
+                    SequentialBecause::CheapTransactions(mean) => write!(
+                        f,
+                        "mean gas limit {mean} per transaction, below {CHEAP_TX_GAS}, on fewer than {CHEAP_TXS_MIN_THREADS} threads"
+                    ),
+                }
+            }
+        }
+    }
 }
 
 /// Executes blocks of transactions in parallel with results identical to sequential revm.
@@ -107,26 +224,68 @@ impl ParallelExecutor {
 
     /// Whether a block of `txs` takes the parallel path.
     pub fn runs_parallel(&self, txs: &[TxEnv]) -> bool {
-        self.parallel_plan(txs).is_some()
+        self.plan(txs).is_parallel()
     }
 
-    /// The known dependencies of `txs` when they take the parallel path.
-    fn parallel_plan(&self, txs: &[TxEnv]) -> Option<KnownDependencies> {
+    /// What the policy decides for a block of `txs` before it runs, and why.
+    pub fn plan(&self, txs: &[TxEnv]) -> Plan {
+        self.parallel_plan(txs).0
+    }
+
+    /// The plan, with the known dependencies of `txs` when they take the parallel path.
+    fn parallel_plan(&self, txs: &[TxEnv]) -> (Plan, Option<KnownDependencies>) {
         let known = || {
             let mut scratch = self.spare_scan.lock().expect("scratch lock poisoned");
             KnownDependencies::of_reusing(txs, &mut scratch)
         };
+        let parallel = |known: KnownDependencies, watched: bool| {
+            let plan = Plan::Parallel {
+                known_parallelism: known.parallelism(),
+                watched,
+            };
+            (plan, Some(known))
+        };
+        let sequential = |because| (Plan::Sequential(because), None);
         match self.policy {
-            ExecutionPolicy::AlwaysSequential => None,
-            ExecutionPolicy::AlwaysParallel => Some(known()),
+            ExecutionPolicy::AlwaysSequential => sequential(SequentialBecause::Policy),
+            ExecutionPolicy::AlwaysParallel => parallel(known(), false),
+            ExecutionPolicy::SwitchToInOrderAfter(_) => parallel(known(), true),
             ExecutionPolicy::Auto => {
-                if self.threads.get() == 1 || txs.len() < MIN_PARALLEL_TXS {
-                    return None;
+                let threads = self.threads.get();
+                if threads == 1 {
+                    return sequential(SequentialBecause::OneThread);
+                }
+                if txs.len() < MIN_PARALLEL_TXS {
+                    return sequential(SequentialBecause::FewTransactions(txs.len()));
+                }
+                // Gas limits first: they cost a pass over the block, not a map per sender.
+                let total_gas = txs
+                    .iter()
+                    .fold(0u64, |sum, tx| sum.saturating_add(tx.gas_limit));
+                if total_gas < MIN_PARALLEL_GAS {
+                    return sequential(SequentialBecause::LittleGas(total_gas));
+                }
+                let mean_gas = total_gas / txs.len() as u64;
+                if mean_gas < CHEAP_TX_GAS && threads < CHEAP_TXS_MIN_THREADS {
+                    return sequential(SequentialBecause::CheapTransactions(mean_gas));
                 }
                 let known = known();
-                (known.total_gas >= MIN_PARALLEL_GAS && known.parallelism() >= MIN_PARALLELISM)
-                    .then_some(known)
+                if known.parallelism() < MIN_PARALLELISM {
+                    return sequential(SequentialBecause::KnownChains(known.parallelism()));
+                }
+                parallel(known, true)
             }
+        }
+    }
+
+    /// When a parallel run of a block of `block_size` transactions stops speculating.
+    fn stop_rule(&self) -> StopRule {
+        match self.policy {
+            ExecutionPolicy::Auto => StopRule::BelowParallelism(MIN_RUNTIME_PARALLELISM),
+            ExecutionPolicy::SwitchToInOrderAfter(executions) => {
+                StopRule::AfterExecutions(executions)
+            }
+            ExecutionPolicy::AlwaysParallel | ExecutionPolicy::AlwaysSequential => StopRule::Never,
         }
     }
 
@@ -147,8 +306,8 @@ impl ParallelExecutor {
         DB::Error: Send,
     {
         match self.parallel_plan(txs) {
-            Some(known) => self.execute_parallel(db, cfg, block, txs, &known),
-            None => execute_sequential(db, cfg, block, txs),
+            (_, Some(known)) => self.execute_parallel(db, cfg, block, txs, &known),
+            (_, None) => execute_sequential(db, cfg, block, txs),
         }
     }
 
@@ -176,41 +335,81 @@ impl ParallelExecutor {
             }
             None => MvMemory::new(txs.len(), block.beneficiary, &known.busy_recipients),
         };
-        let run = BlockRun::new(memory, txs.len());
+        let monitor = SpeculationMonitor::new(self.stop_rule(), txs.len());
+        let run = BlockRun::new(memory, txs.len(), self.threads.get(), monitor);
         run.memory.seed_known_dependencies(known, txs);
-        self.pool
-            .broadcast(|_| run.work(db, cfg, block, txs, &known.busy_recipients));
+        self.pool.broadcast(|worker| {
+            run.work(worker.index(), db, cfg, block, txs, &known.busy_recipients)
+        });
 
-        let access = self.record_access.then(|| {
+        // A stopped run keeps the outcomes that are final; the rest of the block runs in
+        // order on top of them.
+        let prefix = if run.completed() {
+            txs.len()
+        } else {
+            self.pool.install(|| run.committed_prefix())
+        };
+        let in_order_from = (prefix < txs.len() || !run.completed()).then_some(prefix);
+        let switch_reason = run.monitor.take_reason();
+        let access = (self.record_access && in_order_from.is_none()).then(|| {
             (0..txs.len())
                 .map(|tx| run.memory.take_access_sets(tx))
                 .collect()
         });
         let BlockRun {
             mut memory,
-            outcomes,
+            mut outcomes,
             executions,
             validations,
             dependency_waits,
             ..
         } = run;
-        let outputs = order(db, cfg, block, txs, outcomes, &memory).map(|ordered| {
-            let gas_used = ordered.gas_used;
+        outcomes.truncate(prefix);
+        let rest = &txs[prefix..];
+        // The rest of a stopped block runs in order either on revm's `State` with the
+        // prefix's outputs committed into it (about 1.1 us per committed transaction) or
+        // reading the prefix's results from the memory (about 0.25 us more per transaction
+        // run; both measured on ERC-20 transfers): whichever costs less.
+        let rest_on_memory = !rest.is_empty() && 4 * prefix > rest.len();
+        let outputs = order(db, cfg, block, &txs[..prefix], outcomes, &memory).map(|ordered| {
+            let gas = BlockGasMeter::resumed(cfg, block, ordered.gas_used);
+            if rest_on_memory {
+                let (transactions, rest) = self.pool.install(|| {
+                    rayon::join(
+                        || ordered.into_outputs(),
+                        || run_rest_on_memory(db, &memory, cfg, block, rest, prefix, gas),
+                    )
+                });
+                memory.clear();
+                return rest.map(|(rest, gas)| (transactions, Some(rest), gas));
+            }
             // The pool builds the outputs and clears the memory for the next block at once.
             let (transactions, ()) = self
                 .pool
                 .install(|| rayon::join(|| ordered.into_outputs(), || memory.clear()));
-            (transactions, gas_used)
+            Ok((transactions, None, gas))
         });
         if outputs.is_err() {
             memory.clear();
         }
         *self.spare_memory.lock().expect("spare lock poisoned") = Some(memory);
-        let (transactions, gas_used) = match outputs {
-            Ok(outputs) => outputs,
-            Err(Unassembled::Failed(error)) => return Err(error),
+        let (mut transactions, rest_outputs, mut gas) = match outputs {
+            Ok(Ok(outputs)) => outputs,
+            Ok(Err(error)) | Err(Unassembled::Failed(error)) => return Err(error),
             Err(Unassembled::RunSequentially) => return execute_sequential(db, cfg, block, txs),
         };
+        let rest_outputs = match rest_outputs {
+            Some(outputs) => outputs,
+            None if rest.is_empty() => Vec::new(),
+            None => {
+                let (outputs, meter) = continue_in_order(db, cfg, block, &transactions, rest, gas)?;
+                gas = meter;
+                outputs
+            }
+        };
+        transactions.extend(rest_outputs);
+        let gas_used = gas.used();
+        let executions = executions.into_inner() + (txs.len() - prefix);
         Ok(BlockOutput {
             transactions,
             gas_used,
@@ -218,12 +417,36 @@ impl ParallelExecutor {
             stats: ExecutionStats {
                 threads: self.threads.get(),
                 parallel: true,
-                executions: executions.into_inner(),
+                executions,
                 validations: validations.into_inner(),
                 dependency_waits: dependency_waits.into_inner(),
+                in_order_from,
+                switch_reason,
             },
         })
     }
+}
+
+/// Runs `txs`, the block's transactions from `first` on, in order on top of the final
+/// results of those before it in `memory`.
+fn run_rest_on_memory<DB: DatabaseRef>(
+    db: &DB,
+    memory: &MvMemory,
+    cfg: &CfgEnv,
+    block: &BlockEnv,
+    txs: &[TxEnv],
+    first: TxIdx,
+    gas: BlockGasMeter,
+) -> Result<(Vec<TxOutput>, BlockGasMeter), ExecutionError<DB::Error>> {
+    let view = VersionedDb::in_order_from(db, memory, first);
+    let state = State::builder().with_database(view).build();
+    run_in_order(state, cfg, block, txs, first, gas, |error| match error {
+        VersionedDbError::Database(error) => TxFailure::Database(error),
+        // Every transaction below `first` is final, so none of its writes is an estimate.
+        VersionedDbError::Blocked(tx) => TxFailure::Evm(format!(
+            "in-order execution met an unfinished write of transaction {tx}"
+        )),
+    })
 }
 
 #[cfg(test)]

@@ -67,7 +67,8 @@ pub use blockstm::versioned_db::VersionedDbError;
 pub use chain::warm_up;
 pub use error::{ExecutionError, TxFailure};
 pub use executor::{
-    ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS, MIN_PARALLELISM, ParallelExecutor,
+    CHEAP_TX_GAS, CHEAP_TXS_MIN_THREADS, ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS,
+    MIN_PARALLELISM, MIN_RUNTIME_PARALLELISM, ParallelExecutor, Plan, SequentialBecause,
 };
 pub use location::{Location, TxIdx};
 pub use output::{BlockOutput, ExecutionStats, TxAccess, TxOutput};

@@ -38,6 +38,27 @@ pub struct ExecutionStats {
     pub validations: usize,
     /// Executions that stopped to wait for an earlier transaction.
     pub dependency_waits: usize,
+    /// Set when the engine stopped speculating part-way (the dependency chains it found left
+    /// too little parallelism): the transactions from this index on ran in order, on top
+    /// of the validated results of those before it.
+    pub in_order_from: Option<usize>,
+    /// Why the engine stopped speculating, when it did: the window of transactions whose
+    /// dependency chains left less than
+    /// [`MIN_RUNTIME_PARALLELISM`](crate::MIN_RUNTIME_PARALLELISM), or most of whose
+    /// transactions had to be executed again.
+    pub switch_reason: Option<String>,
+}
+
+impl ExecutionStats {
+    /// How the block ran: `"parallel"`, `"sequential"`, or `"mixed"` (Block-STM, then in
+    /// order from [`Self::in_order_from`]).
+    pub const fn path(&self) -> &'static str {
+        match (self.parallel, self.in_order_from) {
+            (false, _) => "sequential",
+            (true, None) => "parallel",
+            (true, Some(_)) => "mixed",
+        }
+    }
 }
 
 /// The result of executing a block's transactions.

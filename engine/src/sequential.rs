@@ -1,14 +1,16 @@
 //! Plain sequential execution with revm: every transaction in order, each committed before
-//! the next. This is the reference the parallel engine must match, and its fallback for
-//! blocks too small to gain from threads.
+//! the next. This is the reference the parallel engine must match, its fallback for blocks
+//! too small to gain from threads, and how it finishes a block once speculation stops
+//! paying.
 
 use crate::{
     chain::{block_gas::BlockGasMeter, evm::mainnet_evm},
     error::{ExecutionError, TxFailure},
+    location::TxIdx,
     output::{BlockOutput, ExecutionStats, TxOutput},
 };
 use revm::{
-    DatabaseRef, ExecuteCommitEvm, ExecuteEvm,
+    Database, DatabaseCommit, DatabaseRef, ExecuteCommitEvm, ExecuteEvm,
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
     database_interface::bal::EvmDatabaseError,
@@ -23,27 +25,8 @@ pub fn execute_sequential<DB: DatabaseRef>(
     txs: &[TxEnv],
 ) -> Result<BlockOutput, ExecutionError<DB::Error>> {
     let state = State::builder().with_database_ref(db).build();
-    let mut evm = mainnet_evm(state, cfg, block);
-    let mut gas = BlockGasMeter::new(cfg, block);
-    let mut transactions = Vec::with_capacity(txs.len());
-    for (index, tx) in txs.iter().enumerate() {
-        gas.check(index, tx)?;
-        let output = evm
-            .transact(tx.clone())
-            .map_err(|error| ExecutionError::Transaction {
-                index,
-                failure: TxFailure::from_evm_error(error, |error| match error {
-                    EvmDatabaseError::Database(error) => TxFailure::Database(error),
-                    EvmDatabaseError::Bal(error) => TxFailure::Evm(error.to_string()),
-                }),
-            })?;
-        gas.record(&output.result);
-        evm.commit(output.state.clone());
-        transactions.push(TxOutput {
-            result: output.result,
-            state: output.state,
-        });
-    }
+    let gas = BlockGasMeter::new(cfg, block);
+    let (transactions, gas) = run_in_order(state, cfg, block, txs, 0, gas, TxFailure::Database)?;
     Ok(BlockOutput {
         transactions,
         gas_used: gas.used(),
@@ -55,4 +38,57 @@ pub fn execute_sequential<DB: DatabaseRef>(
             ..Default::default()
         },
     })
+}
+
+/// Finishes a block in order: commits `done`, the final outputs of its first transactions,
+/// into revm's `State` over `db` as sequential execution would have, then executes `txs`,
+/// the rest, continuing the block's gas meter `gas`.
+pub(crate) fn continue_in_order<DB: DatabaseRef>(
+    db: &DB,
+    cfg: &CfgEnv,
+    block: &BlockEnv,
+    done: &[TxOutput],
+    txs: &[TxEnv],
+    gas: BlockGasMeter,
+) -> Result<(Vec<TxOutput>, BlockGasMeter), ExecutionError<DB::Error>> {
+    let mut state = State::builder().with_database_ref(db).build();
+    for output in done {
+        state.commit(output.state.clone());
+    }
+    run_in_order(state, cfg, block, txs, done.len(), gas, TxFailure::Database)
+}
+
+/// Executes `txs`, the block's transactions from index `first` on, in order on `state`,
+/// continuing the block's gas meter `gas`. `database_failure` classifies the database's
+/// errors.
+pub(crate) fn run_in_order<D: Database, E>(
+    state: State<D>,
+    cfg: &CfgEnv,
+    block: &BlockEnv,
+    txs: &[TxEnv],
+    first: TxIdx,
+    mut gas: BlockGasMeter,
+    database_failure: impl Fn(D::Error) -> TxFailure<E>,
+) -> Result<(Vec<TxOutput>, BlockGasMeter), ExecutionError<E>> {
+    let mut evm = mainnet_evm(state, cfg, block);
+    let mut transactions = Vec::with_capacity(txs.len());
+    for (index, tx) in (first..).zip(txs) {
+        gas.check(index, tx)?;
+        let output = evm
+            .transact(tx.clone())
+            .map_err(|error| ExecutionError::Transaction {
+                index,
+                failure: TxFailure::from_evm_error(error, |error| match error {
+                    EvmDatabaseError::Database(error) => database_failure(error),
+                    EvmDatabaseError::Bal(error) => TxFailure::Evm(error.to_string()),
+                }),
+            })?;
+        gas.record(&output.result);
+        evm.commit(output.state.clone());
+        transactions.push(TxOutput {
+            result: output.result,
+            state: output.state,
+        });
+    }
+    Ok((transactions, gas))
 }

@@ -5,10 +5,12 @@ use super::{
     mv_memory::MvMemory,
     outcome::TxOutcome,
     scheduler::{Scheduler, Task},
+    speculation::SpeculationMonitor,
     worker::{Attempt, Finished, Worker},
 };
-use crate::location::Version;
+use crate::location::{TxIdx, Version};
 use alloy_primitives::Address;
+use rayon::prelude::*;
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -22,6 +24,10 @@ use std::sync::{
 pub(crate) struct BlockRun<E> {
     pub(crate) memory: MvMemory,
     scheduler: Scheduler,
+    pub(crate) monitor: SpeculationMonitor,
+    /// Per worker, the transaction it is executing (`usize::MAX`: none), read by the
+    /// others only at every [`HORIZON_CHECK`]-th transaction.
+    in_flight: Box<[InFlight]>,
     /// The outcome of each transaction's latest execution.
     pub(crate) outcomes: Vec<Mutex<Option<TxOutcome<E>>>>,
     pub(crate) executions: AtomicUsize,
@@ -30,10 +36,19 @@ pub(crate) struct BlockRun<E> {
 }
 
 impl<E> BlockRun<E> {
-    pub(crate) fn new(memory: MvMemory, block_size: usize) -> Self {
+    pub(crate) fn new(
+        memory: MvMemory,
+        block_size: usize,
+        threads: usize,
+        monitor: SpeculationMonitor,
+    ) -> Self {
         Self {
             memory,
             scheduler: Scheduler::new(block_size),
+            monitor,
+            in_flight: (0..threads)
+                .map(|_| InFlight(AtomicUsize::new(usize::MAX)))
+                .collect(),
             outcomes: (0..block_size).map(|_| Mutex::new(None)).collect(),
             executions: AtomicUsize::new(0),
             validations: AtomicUsize::new(0),
@@ -44,6 +59,7 @@ impl<E> BlockRun<E> {
     /// The loop of one worker thread: take tasks until the block is done.
     pub(crate) fn work<DB>(
         &self,
+        worker_index: usize,
         db: &DB,
         cfg: &CfgEnv,
         block: &BlockEnv,
@@ -58,10 +74,16 @@ impl<E> BlockRun<E> {
         let mut counts = TaskCounts::default();
         let mut task = None;
         let mut idle_rounds = 0u32;
-        while !self.scheduler.done() {
+        // A stopped run drops the task in hand: the executor finds what is final afterwards.
+        while !self.scheduler.done() && !self.monitor.stopped() {
             task = match task {
                 Some(Task::Execute(version)) => {
-                    self.execute(&mut worker, &mut counts, version, &txs[version.tx])
+                    self.wait_within_horizon(worker_index, version.tx);
+                    let next = self.execute(&mut worker, &mut counts, version, txs);
+                    self.in_flight[worker_index]
+                        .0
+                        .store(usize::MAX, Ordering::Relaxed);
+                    next
                 }
                 Some(Task::Validate(version)) => {
                     counts.validations += 1;
@@ -92,14 +114,14 @@ impl<E> BlockRun<E> {
         worker: &mut Worker<'_, DB>,
         counts: &mut TaskCounts,
         version: Version,
-        tx: &TxEnv,
+        txs: &[TxEnv],
     ) -> Option<Task>
     where
         DB: DatabaseRef<Error = E>,
     {
         loop {
             counts.executions += 1;
-            match worker.execute(version, tx) {
+            match worker.execute(version, &txs[version.tx]) {
                 Attempt::Blocked(blocking) => {
                     counts.dependency_waits += 1;
                     if self.scheduler.add_dependency(version.tx, blocking) {
@@ -117,6 +139,7 @@ impl<E> BlockRun<E> {
                     let succeeded = outcome.result.is_ok();
                     let fee = outcome.deferred_fee.filter(|_| succeeded);
                     let payment = outcome.payment.filter(|_| succeeded);
+                    self.monitor.note(version, &reads, txs);
                     *self.outcomes[version.tx]
                         .lock()
                         .expect("outcome lock poisoned") = Some(outcome);
@@ -128,6 +151,59 @@ impl<E> BlockRun<E> {
         }
     }
 
+    /// Under a watching monitor, keeps speculation within [`SPECULATION_HORIZON`]
+    /// transactions of the lowest one another worker is executing: when one slow
+    /// transaction holds a worker, the others would otherwise speculate through the whole
+    /// block on values it may still change (and on a machine whose threads share a core,
+    /// slow it down). Checked every [`HORIZON_CHECK`] transactions, so that the workers
+    /// rarely read each other's lines.
+    fn wait_within_horizon(&self, worker_index: usize, tx: TxIdx) {
+        self.in_flight[worker_index].0.store(tx, Ordering::Relaxed);
+        if !self.monitor.watching() || tx % HORIZON_CHECK != 0 {
+            return;
+        }
+        let mut idle_rounds = 0;
+        loop {
+            let lowest = self
+                .in_flight
+                .iter()
+                .map(|slot| slot.0.load(Ordering::Relaxed))
+                .min()
+                .unwrap_or(usize::MAX);
+            if lowest == usize::MAX
+                || tx < lowest.saturating_add(SPECULATION_HORIZON)
+                || self.monitor.stopped()
+            {
+                return;
+            }
+            idle_rounds += 1;
+            back_off(idle_rounds);
+        }
+    }
+
+    /// Whether the run ended with every transaction executed and validated (otherwise the
+    /// monitor stopped it).
+    pub(crate) fn completed(&self) -> bool {
+        self.scheduler.done()
+    }
+
+    /// After a stopped run, on the current rayon pool: the number of leading transactions
+    /// whose outcomes are final. Every transaction below it is executed and its reads match
+    /// the writes of those before it, so by induction from the first each one's outcome is
+    /// what sequential execution gives. With the workers stopped, the memory no longer
+    /// changes, so the transactions can be checked at once.
+    pub(crate) fn committed_prefix(&self) -> usize
+    where
+        E: Send,
+    {
+        let final_outcome =
+            |tx: &usize| self.scheduler.is_executed(*tx) && self.memory.validate_reads(*tx);
+        (0..self.outcomes.len())
+            .into_par_iter()
+            .find_first(|tx| !final_outcome(tx))
+            .unwrap_or(self.outcomes.len())
+    }
+
     fn validate(&self, version: Version) -> Option<Task> {
         let valid = self.memory.validate_reads(version.tx);
         let aborted = !valid && self.scheduler.try_validation_abort(version);
@@ -137,6 +213,15 @@ impl<E> BlockRun<E> {
         self.scheduler.finish_validation(version.tx, aborted)
     }
 }
+
+/// How far past the lowest transaction in execution a watched run speculates.
+const SPECULATION_HORIZON: usize = 512;
+/// Every this many transactions a worker checks the horizon.
+const HORIZON_CHECK: usize = 32;
+
+/// A worker's in-flight transaction, on a cache line of its own.
+#[repr(align(128))]
+struct InFlight(AtomicUsize);
 
 /// What one worker did, for [`ExecutionStats`](crate::ExecutionStats).
 #[derive(Debug, Default)]

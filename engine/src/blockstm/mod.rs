@@ -9,7 +9,9 @@
 //!   [`outcome`];
 //! - [`scheduler`]: the collaborative scheduler that hands out execution and validation
 //!   tasks in transaction order;
-//! - [`block_run`]: one block's shared state and the loop every worker runs.
+//! - [`block_run`]: one block's shared state and the loop every worker runs;
+//! - [`speculation`]: the monitor that stops a run whose speculation stops paying, so that
+//!   the rest of the block runs in order.
 //!
 //! A conflict is detected in exactly two places: a read that meets an estimate (an earlier
 //! transaction being re-executed) in [`MvMemory::read`], which stops the execution and parks
@@ -23,6 +25,7 @@ pub(crate) mod lowest_writers;
 pub(crate) mod mv_memory;
 pub(crate) mod outcome;
 pub(crate) mod scheduler;
+pub(crate) mod speculation;
 pub(crate) mod value;
 pub(crate) mod versioned_db;
 pub(crate) mod worker;

@@ -73,6 +73,11 @@ impl Scheduler {
         self.states[tx].lock().expect("scheduler lock poisoned")
     }
 
+    /// Whether the latest incarnation of `tx` has finished executing.
+    pub(crate) fn is_executed(&self, tx: TxIdx) -> bool {
+        self.state(tx).stage == Stage::Executed
+    }
+
     /// Whether every transaction has been executed and validated.
     pub(crate) fn done(&self) -> bool {
         self.done.load(Ordering::Acquire)

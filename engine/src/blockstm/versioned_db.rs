@@ -119,6 +119,8 @@ pub(crate) struct VersionedDb<'a, DB> {
     /// Set when the lazy recipient had no code and was served as a placeholder: the
     /// transaction's effect on it is an increment, and its real value is filled in later.
     pub(crate) placeholder: Option<Address>,
+    /// Whether every read is kept for validation; [`Self::in_order_from`] keeps only code.
+    keeps_reads: bool,
 }
 
 impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
@@ -132,7 +134,18 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
             deferred_beneficiary_fee: None,
             lazy_recipient: None,
             placeholder: None,
+            keeps_reads: true,
         }
+    }
+
+    /// The state after the transactions below `tx`, all final, for running the rest of
+    /// the block in order under revm's `State` (which caches what it reads). Nothing is
+    /// validated, so only code is kept (for the storage epoch, and to lend it out).
+    pub(crate) fn in_order_from(base: &'a DB, memory: &'a MvMemory, tx: TxIdx) -> Self {
+        let mut db = Self::new(base, memory);
+        db.tx = tx;
+        db.keeps_reads = false;
+        db
     }
 
     /// Starts a fresh execution of transaction `tx`, which pays `lazy_recipient` (if any)
@@ -160,6 +173,9 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
     }
 
     fn remember(&mut self, location: Location, read: &MvRead, value: ReadValue) {
+        if !self.keeps_reads && !matches!(value, ReadValue::Code(_)) {
+            return;
+        }
         let origin = read.origin().expect("blocked reads are returned as errors");
         self.reads.insert(location, origin, value);
     }

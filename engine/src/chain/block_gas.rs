@@ -24,6 +24,14 @@ impl BlockGasMeter {
         }
     }
 
+    /// A meter for the rest of a block whose earlier transactions used `used`.
+    pub(crate) fn resumed(cfg: &CfgEnv, block: &BlockEnv, used: u64) -> Self {
+        Self {
+            used,
+            ..Self::new(cfg, block)
+        }
+    }
+
     /// Checks that transaction `index` fits in the gas left, as alloy-evm's executor does.
     pub(crate) fn check<E>(&self, index: TxIdx, tx: &TxEnv) -> Result<(), ExecutionError<E>> {
         let available = self.limit.saturating_sub(self.used);

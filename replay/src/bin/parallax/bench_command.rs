@@ -3,7 +3,10 @@
 use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::{Args, ValueEnum};
-use parallax_bench::{BlockBench, Machine, Sides, WORKLOADS, WorkloadReport, run_workloads};
+use parallax_bench::{
+    BlockBench, Machine, Sides, WORKLOADS, WorkloadReport, policy_name, run_workloads,
+};
+use parallax_engine::ExecutionPolicy;
 use parallax_replay::{Loader, discover};
 use std::{num::NonZeroUsize, path::PathBuf};
 
@@ -27,8 +30,13 @@ pub(crate) struct BenchArgs {
     /// Which sides to run: one alone lets a profiler or a memory measurement watch it.
     #[arg(long, value_enum, default_value_t = Engine::Both)]
     engine: Engine,
+    /// The engine's policy: `auto` is what a client runs (it chooses sequential or parallel
+    /// per block, and stops speculating when a block turns out to be a chain); `parallel`
+    /// forces Block-STM to the end; `sequential` forces plain revm.
+    #[arg(long, value_enum, default_value_t = Policy::Auto)]
+    policy: Policy,
     /// Recorded blocks to time instead of the synthetic workloads: files or directories in
-    /// any form `parallax replay` reads (transactions only, parallel path forced).
+    /// any form `parallax replay` reads (transactions only).
     #[arg(value_name = "PATH", conflicts_with_all = ["workloads", "gas"])]
     paths: Vec<PathBuf>,
 }
@@ -38,10 +46,31 @@ pub(crate) struct BenchArgs {
 enum Engine {
     /// Plain sequential revm only.
     Sequential,
-    /// The parallel engine only (parallel path forced).
+    /// The parallel engine only.
     Parallel,
     /// Both, alternating, with the ideal split beside them.
     Both,
+}
+
+/// The choices of `--policy`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Policy {
+    /// Decide per block, before and while it runs (the default of a client).
+    Auto,
+    /// Block-STM to the end on every block.
+    Parallel,
+    /// Plain sequential revm inside the engine.
+    Sequential,
+}
+
+impl From<Policy> for ExecutionPolicy {
+    fn from(policy: Policy) -> Self {
+        match policy {
+            Policy::Auto => Self::Auto,
+            Policy::Parallel => Self::AlwaysParallel,
+            Policy::Sequential => Self::AlwaysSequential,
+        }
+    }
 }
 
 impl From<Engine> for Sides {
@@ -65,16 +94,25 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
             .collect()
     };
     let sides = Sides::from(args.engine);
+    let policy = ExecutionPolicy::from(args.policy);
     let (outcome, what) = if args.paths.is_empty() {
         let progress = item_progress(workloads.len(), "workloads", args.json);
-        let outcome = run_workloads(&workloads, threads, args.gas, args.rounds, sides, |name| {
-            progress.set_message(name.to_owned());
-            progress.inc(1);
-        });
+        let outcome = run_workloads(
+            &workloads,
+            threads,
+            args.gas,
+            args.rounds,
+            sides,
+            policy,
+            |name| {
+                progress.set_message(name.to_owned());
+                progress.inc(1);
+            },
+        );
         progress.finish_and_clear();
         (outcome.map_err(|error| (exit::MISMATCH, error)), "workload")
     } else {
-        (recorded_blocks(&args, threads, sides), "block")
+        (recorded_blocks(&args, threads, sides, policy), "block")
     };
     match outcome {
         Ok(reports) => {
@@ -89,11 +127,12 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
                 print!("{}", table(&reports, what));
                 let machine = Machine::this();
                 println!(
-                    "{} threads on {} CPUs ({}); medians of {} rounds, each taking sequential revm, the parallel engine (parallel path forced) and the ideal split in turn; ideal: the block cut into {} contiguous parts, each run by sequential revm on its own thread",
+                    "{} threads on {} CPUs ({}); medians of {} rounds, each taking sequential revm, the engine (policy {}) and the ideal split in turn; path: what the engine ran (mixed: Block-STM, then in order from the transaction shown); ideal: the block cut into {} contiguous parts, each run by sequential revm on its own thread",
                     threads,
                     machine.cpus,
                     machine.cpu_model,
                     args.rounds.max(1),
+                    policy_name(policy),
                     threads,
                 );
             }
@@ -112,13 +151,14 @@ fn recorded_blocks(
     args: &BenchArgs,
     threads: NonZeroUsize,
     sides: Sides,
+    policy: ExecutionPolicy,
 ) -> Result<Vec<WorkloadReport>, (u8, String)> {
     let unusable = |error: String| (exit::UNUSABLE, error);
     let sources = discover(&args.paths).map_err(|error| unusable(error.to_string()))?;
     // Built before anything is timed: the first block that needs the KZG setup would
     // otherwise charge it to one side.
     parallax_engine::warm_up();
-    let bench = BlockBench::new(threads, args.rounds, sides).map_err(unusable)?;
+    let bench = BlockBench::new(threads, args.rounds, sides, policy).map_err(unusable)?;
     let progress = item_progress(sources.len(), "blocks", args.json);
     let mut loader = Loader::default();
     let reports = sources
@@ -147,10 +187,29 @@ fn recorded_blocks(
     reports
 }
 
+fn path(report: &WorkloadReport) -> String {
+    match (report.path, report.in_order_from) {
+        (Some("mixed"), Some(from)) => format!("mixed@{from}"),
+        (Some(path), _) => path.to_owned(),
+        (None, _) => "-".to_owned(),
+    }
+}
+
 fn table(reports: &[WorkloadReport], what: &str) -> String {
     let mut table = Table::new(&[
-        what, "txs", "gas", "seq ms", "par ms", "speedup", "ideal ms", "ideal", "tx/s", "gas/s",
-        "seq peak", "par peak",
+        what,
+        "txs",
+        "gas",
+        "seq ms",
+        "engine ms",
+        "speedup",
+        "path",
+        "ideal ms",
+        "ideal",
+        "tx/s",
+        "gas/s",
+        "seq peak",
+        "par peak",
     ]);
     // A side that did not run shows as a dash.
     let shown = |value: f64, text: String| if value.is_nan() { "-".to_owned() } else { text };
@@ -163,6 +222,7 @@ fn table(reports: &[WorkloadReport], what: &str) -> String {
             shown(report.sequential_ms, format!("{:.1}", report.sequential_ms)),
             shown(report.parallel_ms, format!("{:.1}", report.parallel_ms)),
             shown(report.speedup, format!("{:.2}x", report.speedup)),
+            path(report),
             shown(report.ideal_ms, format!("{:.1}", report.ideal_ms)),
             shown(
                 report.ideal_speedup,

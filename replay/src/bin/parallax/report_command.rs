@@ -107,6 +107,7 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
             args.gas,
             args.rounds,
             Sides::Both,
+            ExecutionPolicy::AlwaysParallel,
             |name| progress.set_message(format!("synthetic {name}, {threads} threads")),
         )
         .map_err(|error| (exit::MISMATCH, error))?;

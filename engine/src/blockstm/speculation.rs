@@ -1,0 +1,192 @@
+//! Watching a speculative run for the point where speculation stops paying.
+//!
+//! Block-STM gains nothing on a chain of dependent transactions: each one waits for, or is
+//! re-executed after, the one before, and the bookkeeping makes the block slower than plain
+//! revm. The pre-execution rules see only the chains that senders and values reveal; chains
+//! through storage (one hot slot, a counter) show only while the block runs.
+//!
+//! The monitor measures the dependency depth the run has found. The block is cut into
+//! windows of consecutive transactions. Every execution notes, for its transaction, the
+//! heaviest chain of reads within its window that ends in it (by gas limit: what each
+//! transaction may cost), taken from the origins of its reads. When the last transaction of a
+//! window first finishes, the window's parallelism is its gas over its heaviest chain; below
+//! the threshold, the run stops and the executor runs the rest of the block in order from the
+//! committed prefix (see [`BlockRun::committed_prefix`](super::BlockRun::committed_prefix)).
+//! The run also stops when most transactions of one window had to be executed again.
+//!
+//! Windows (rather than the whole block so far) let a chain that starts half-way through a
+//! block show as soon as it starts. Transactions that only read the output of one slow
+//! transaction (all speculating on the old value, then re-executed once) are not a chain:
+//! they depend on that one transaction, not on each other, and the run goes on. The decision
+//! only chooses how the exact result is computed, never what it is.
+
+use super::mv_memory::ReadOrigin;
+use crate::location::{Location, TxIdx, Version};
+use revm::context::TxEnv;
+use std::sync::{
+    Mutex,
+    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
+};
+
+/// When a speculative run gives up and lets the rest of the block run in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum StopRule {
+    /// Never: run Block-STM to the end.
+    Never,
+    /// When a window of transactions shows less parallelism than this.
+    BelowParallelism(f64),
+    /// Once this many executions have finished (for testing the switch).
+    AfterExecutions(usize),
+}
+
+/// The monitor of one block's run.
+#[derive(Debug)]
+pub(crate) struct SpeculationMonitor {
+    rule: StopRule,
+    window: usize,
+    /// Per transaction, the gas of the heaviest chain within its window ending in it.
+    chain_gas: Box<[AtomicU64]>,
+    /// Per window, whether its parallelism has been judged.
+    judged: Box<[AtomicBool]>,
+    /// Per window, the executions of its transactions after their first.
+    re_executions: Box<[AtomicU32]>,
+    finished: AtomicUsize,
+    stop: AtomicBool,
+    /// Why the run stopped.
+    reason: Mutex<Option<String>>,
+}
+
+impl SpeculationMonitor {
+    /// Fewest transactions in a window: fewer would judge a block on a handful of them.
+    const MIN_WINDOW: usize = 32;
+    /// Most transactions in a window: a long block is judged within its first few percent.
+    const MAX_WINDOW: usize = 512;
+
+    pub(crate) fn new(rule: StopRule, block_size: usize) -> Self {
+        let window = (block_size / 8).clamp(Self::MIN_WINDOW, Self::MAX_WINDOW);
+        let watching = matches!(rule, StopRule::BelowParallelism(_));
+        let (chains, windows) = if watching {
+            (block_size, block_size.div_ceil(window))
+        } else {
+            (0, 0)
+        };
+        Self {
+            rule,
+            window,
+            chain_gas: (0..chains).map(|_| AtomicU64::new(0)).collect(),
+            judged: (0..windows).map(|_| AtomicBool::new(false)).collect(),
+            re_executions: (0..windows).map(|_| AtomicU32::new(0)).collect(),
+            finished: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            reason: Mutex::new(None),
+        }
+    }
+
+    fn stop_because(&self, reason: impl FnOnce() -> String) {
+        if !self.stop.swap(true, Ordering::Relaxed) {
+            *self.reason.lock().expect("reason lock poisoned") = Some(reason());
+        }
+    }
+
+    /// Whether the run is watched for a point to stop.
+    pub(crate) const fn watching(&self) -> bool {
+        matches!(self.rule, StopRule::BelowParallelism(_))
+    }
+
+    /// Whether the run should stop taking tasks.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Why the run stopped, if it did.
+    pub(crate) fn take_reason(&self) -> Option<String> {
+        self.reason.lock().expect("reason lock poisoned").take()
+    }
+
+    /// Notes a finished execution of `version` that read `reads`.
+    pub(crate) fn note(&self, version: Version, reads: &[(Location, ReadOrigin)], txs: &[TxEnv]) {
+        match self.rule {
+            StopRule::Never => {}
+            StopRule::AfterExecutions(limit) => {
+                if self.finished.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
+                    self.stop_because(|| format!("asked to stop after {limit} executions"));
+                }
+            }
+            StopRule::BelowParallelism(threshold) => {
+                self.note_chain(version.tx, reads, txs);
+                if version.incarnation > 0 {
+                    self.count_re_execution(version.tx);
+                }
+                self.judge_window_ending_at(version.tx, txs, threshold);
+            }
+        }
+    }
+
+    fn note_chain(&self, tx: TxIdx, reads: &[(Location, ReadOrigin)], txs: &[TxEnv]) {
+        let window_start = tx - tx % self.window;
+        let in_window = |origin: &Version| {
+            (window_start..tx)
+                .contains(&origin.tx)
+                .then(|| self.chain_gas[origin.tx].load(Ordering::Relaxed))
+        };
+        let mut heaviest_before = 0;
+        for (_, origin) in reads {
+            let gas = match origin {
+                ReadOrigin::Base => None,
+                ReadOrigin::Version(version) => in_window(version),
+                ReadOrigin::Chain(versions) => versions.iter().filter_map(in_window).max(),
+            };
+            heaviest_before = heaviest_before.max(gas.unwrap_or(0));
+        }
+        self.chain_gas[tx].store(heaviest_before + txs[tx].gas_limit, Ordering::Relaxed);
+    }
+
+    /// Stops the run once most transactions of one window have been executed again: their
+    /// speculation was wasted, and a later window is likely to waste as much. A chain
+    /// shows first in the window's parallelism; this catches a wave of invalidations, as
+    /// when many cheap transactions speculated on a value that one slow transaction wrote
+    /// at last, and would all be re-executed with the engine's bookkeeping.
+    fn count_re_execution(&self, tx: TxIdx) {
+        let window = tx / self.window;
+        let count = self.re_executions[window].fetch_add(1, Ordering::Relaxed) + 1;
+        if 2 * count as usize > self.window {
+            let start = window * self.window;
+            self.stop_because(|| {
+                format!(
+                    "{count} re-executions among transactions {start}..{}",
+                    start + self.window
+                )
+            });
+        }
+    }
+
+    fn judge_window_ending_at(&self, tx: TxIdx, txs: &[TxEnv], threshold: f64) {
+        let window = tx / self.window;
+        let start = window * self.window;
+        let end = (start + self.window).min(txs.len());
+        // A short last window says little; the run is nearly over anyway.
+        if tx + 1 != end
+            || end - start < self.window
+            || self.judged[window].swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        let gas: u64 = txs[start..end].iter().map(|tx| tx.gas_limit).sum();
+        let heaviest = self.chain_gas[start..end]
+            .iter()
+            .map(|chain| chain.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        if heaviest == 0 {
+            return;
+        }
+        let parallelism = gas as f64 / heaviest as f64;
+        if parallelism < threshold {
+            self.stop_because(|| {
+                format!(
+                    "transactions {start}..{end} showed a parallelism of {parallelism:.2}, below {threshold}"
+                )
+            });
+        }
+    }
+}

@@ -1,13 +1,16 @@
 //! Property test: random blocks over a handful of accounts and slots, so that conflicts are
 //! dense, must execute in parallel exactly as sequential revm does, at 1, 2, 4 and 8
-//! threads and on repeated runs.
+//! threads and on repeated runs; and so must the adaptive policy, on blocks built to make
+//! it stop speculating mid-block, and Block-STM stopped at any point.
 
 mod common;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use common::{contracts::*, *};
+use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use proptest::prelude::*;
 use revm::primitives::hardfork::SpecId;
+use std::num::NonZeroUsize;
 
 const SPECS: [SpecId; 12] = [
     SpecId::FRONTIER,
@@ -239,4 +242,130 @@ proptest! {
         let block = build(&generated);
         assert_matches_sequential(&block).ok();
     }
+}
+
+/// A run of the adaptive policy's blocks: independent transactions (each sender stores to a
+/// slot of its own) and a dense chain (each increments one shared slot), in either order.
+#[derive(Clone, Debug)]
+struct ChainedBlock {
+    independent: usize,
+    chain: usize,
+    chain_first: bool,
+    /// Where the chain's shared slot is also read by an independent transaction.
+    crossing: Option<usize>,
+}
+
+fn chained_block_strategy() -> impl Strategy<Value = ChainedBlock> {
+    (
+        0..120usize,
+        40..120usize,
+        any::<bool>(),
+        prop::option::of(0..120usize),
+    )
+        .prop_map(|(independent, chain, chain_first, crossing)| ChainedBlock {
+            independent,
+            chain,
+            chain_first,
+            crossing,
+        })
+}
+
+fn build_chained(generated: &ChainedBlock) -> TestBlock {
+    let mut b = BlockBuilder::new(SpecId::CANCUN);
+    b.block.gas_limit = 1_000_000_000;
+    b.deploy(contract(0), kitchen_sink(), U256::ZERO);
+    let senders = generated.independent + generated.chain;
+    for i in 0..senders {
+        b.fund(eoa(i), U256::from(10u128.pow(20)));
+    }
+    let shared = word(U256::ZERO);
+    let independent = |b: &mut BlockBuilder, i: usize| {
+        let (op, a, c) = if generated.crossing == Some(i) {
+            (SinkOp::Copy, shared, word(U256::from(1_000 + i)))
+        } else {
+            (SinkOp::Store, word(U256::from(1_000 + i)), word(U256::from(i)))
+        };
+        b.call(eoa(i), contract(0), sink_call(op, a, c, &[]));
+    };
+    let chained = |b: &mut BlockBuilder, i: usize| {
+        let data = sink_call(SinkOp::Increment, shared, word(U256::ZERO), &[]);
+        b.call(eoa(generated.independent + i), contract(0), data);
+    };
+    if generated.chain_first {
+        (0..generated.chain).for_each(|i| chained(&mut b, i));
+        (0..generated.independent).for_each(|i| independent(&mut b, i));
+    } else {
+        (0..generated.independent).for_each(|i| independent(&mut b, i));
+        (0..generated.chain).for_each(|i| chained(&mut b, i));
+    }
+    b.build()
+}
+
+/// Asserts that `policy` gives sequential revm's result at every thread count, and returns
+/// the paths it took.
+fn assert_policy_matches(block: &TestBlock, policy: ExecutionPolicy) -> Vec<&'static str> {
+    let expected = sequential(block);
+    let mut paths = Vec::new();
+    for threads in THREAD_COUNTS {
+        let executor = ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
+            .unwrap()
+            .with_policy(policy);
+        let actual = executor.execute(&block.db, &block.cfg, &block.block, &block.txs);
+        assert_eq!(
+            actual, expected,
+            "{policy:?} at {threads} threads differs from sequential"
+        );
+        if let Ok(output) = actual {
+            paths.push(output.stats.path());
+        }
+    }
+    paths
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Block-STM stopped after any number of executions and finished in order gives the
+    /// sequential result, on the dense random blocks.
+    #[test]
+    fn switching_to_in_order_anywhere_equals_sequential(
+        generated in block_strategy(),
+        after in 0..48usize,
+    ) {
+        let block = build(&generated);
+        assert_policy_matches(&block, ExecutionPolicy::SwitchToInOrderAfter(after));
+    }
+
+    /// The default policy on blocks built to trip its switch mid-block: a chain after an
+    /// independent prefix, and the reverse.
+    #[test]
+    fn adaptive_policy_equals_sequential(generated in chained_block_strategy(), after in 0..200usize) {
+        let block = build_chained(&generated);
+        assert_policy_matches(&block, ExecutionPolicy::Auto);
+        assert_policy_matches(&block, ExecutionPolicy::SwitchToInOrderAfter(after));
+    }
+}
+
+/// The monitor does stop on a chain: a long chain after an independent prefix ends mixed.
+#[test]
+fn auto_finishes_a_late_chain_in_order() {
+    let block = build_chained(&ChainedBlock {
+        independent: 100,
+        chain: 150,
+        chain_first: false,
+        crossing: None,
+    });
+    let executor = ParallelExecutor::new(NonZeroUsize::new(2).unwrap()).unwrap();
+    assert!(executor.runs_parallel(&block.txs));
+    let output = executor
+        .execute(&block.db, &block.cfg, &block.block, &block.txs)
+        .unwrap();
+    assert_eq!(Ok(output.clone()), sequential(&block));
+    let switched = output.stats.in_order_from.expect("the chain stops speculation");
+    assert!(switched <= 150, "switched only at {switched}");
+    assert!(output.stats.switch_reason.is_some());
 }

@@ -30,8 +30,8 @@ pub struct ThreadedRun {
     pub forced: Duration,
     /// Median time under the `Auto` policy.
     pub auto: Duration,
-    /// Whether `Auto` took the parallel path.
-    pub auto_parallel: bool,
+    /// The path `Auto` took on the checking run: `parallel`, `sequential` or `mixed`.
+    pub auto_path: &'static str,
 }
 
 impl BlockMeasurement {
@@ -64,6 +64,8 @@ pub struct Report {
     pub thread_counts: Vec<usize>,
     /// The synthetic suite at each thread count, in `thread_counts` order.
     pub synthetic: Vec<Vec<WorkloadReport>>,
+    /// The synthetic suite under the default policy at the target thread count.
+    pub synthetic_auto: Vec<WorkloadReport>,
     /// Every mainnet pre-state block.
     pub blocks: Vec<BlockMeasurement>,
     /// Peak resident memory of the whole measuring run.
@@ -74,6 +76,16 @@ pub struct Report {
     pub analysis: Option<String>,
 }
 
+/// The thread count targets are judged at among `counts`: 2 when measured (the targets are
+/// set for a 2-core machine), else the highest.
+pub fn target_thread_count(counts: &[usize]) -> usize {
+    if counts.contains(&2) {
+        2
+    } else {
+        counts.iter().copied().max().unwrap_or(1)
+    }
+}
+
 /// Mainnet blocks with more transactions than this count towards the efficiency target.
 const EFFICIENCY_MIN_TXS: usize = 50;
 
@@ -81,11 +93,7 @@ impl Report {
     /// The thread count the targets are judged at: 2 when measured (the targets are set for
     /// this 2-core machine), else the highest measured.
     pub fn target_threads(&self) -> usize {
-        if self.thread_counts.contains(&2) {
-            2
-        } else {
-            self.thread_counts.iter().copied().max().unwrap_or(1)
-        }
+        target_thread_count(&self.thread_counts)
     }
 
     fn synthetic_at(&self, threads: usize) -> &[WorkloadReport] {
@@ -172,13 +180,13 @@ impl Report {
             .iter()
             .find(|r| r.workload == "erc20")
             .map(|r| r.tps);
-        // (block, Auto speedup, whether Auto took the parallel path)
+        // (block, Auto speedup, whether Auto ran Block-STM, to the end or mixed)
         let auto: Vec<(u64, f64, bool)> = self
             .blocks
             .iter()
             .filter_map(|b| {
                 b.run(threads)
-                    .map(|run| (b.number, b.speedup(run.auto), run.auto_parallel))
+                    .map(|run| (b.number, b.speedup(run.auto), run.auto_path != "sequential"))
             })
             .collect();
         let slowest_of = |parallel: Option<bool>| {
@@ -262,6 +270,32 @@ impl Report {
             erc20_tps.map_or("-".into(), |v| format!("{v:.0} tx/s")),
             erc20_tps.map(|v| v > 100_000.0),
         );
+        let slowest_auto = self
+            .synthetic_auto
+            .iter()
+            .min_by(|a, b| a.speedup.total_cmp(&b.speedup));
+        row(
+            "every synthetic workload at least 0.95x under the default policy",
+            slowest_auto.map_or("-".into(), |slowest| {
+                let below: Vec<String> = self
+                    .synthetic_auto
+                    .iter()
+                    .filter(|r| r.speedup < 0.95)
+                    .map(|r| format!("{} {:.2}x", r.workload, r.speedup))
+                    .collect();
+                format!(
+                    "slowest {} {:.2}x; below 0.95x: {}",
+                    slowest.workload,
+                    slowest.speedup,
+                    if below.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        below.join(", ")
+                    }
+                )
+            }),
+            slowest_auto.map(|slowest| slowest.speedup >= 0.95),
+        );
         row(
             "no mainnet block below 0.95x (Auto policy)",
             slowest.map_or("-".into(), |(block, s)| {
@@ -317,17 +351,44 @@ impl Report {
 
     fn write_synthetic(&self, out: &mut String) {
         for (threads, reports) in self.thread_counts.iter().zip(&self.synthetic) {
+            let auto = |name: &str| {
+                (*threads == self.target_threads())
+                    .then(|| self.synthetic_auto.iter().find(|r| r.workload == name))
+                    .flatten()
+            };
+            let with_auto = reports.iter().any(|r| auto(&r.workload).is_some());
             let _ = writeln!(
                 out,
                 "## Synthetic blocks, {threads} threads\n\nAbout {:.1} gigagas each, parallel \
-                 path forced (`parallax bench --threads {threads}`).\n\n| workload | txs | gas \
-                 | sequential ms | parallel ms | speedup | ideal split ms | ideal speedup | tx/s | gas/s |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-                self.synthetic_gas as f64 / 1e9
+                 path forced (`parallax bench --threads {threads} --policy parallel`){}.\n\n| workload | txs | gas \
+                 | sequential ms | parallel ms | speedup | ideal split ms | ideal speedup | tx/s | gas/s |{}\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|{}",
+                self.synthetic_gas as f64 / 1e9,
+                if with_auto {
+                    "; *Auto* is the default policy, timed in a run of its own against \
+                     sequential revm (`parallax bench --threads 2`); *mixed* means that it \
+                     stopped speculating and ran the rest of the block in order from the \
+                     transaction shown"
+                } else {
+                    ""
+                },
+                if with_auto {
+                    " Auto path | Auto speedup |"
+                } else {
+                    ""
+                },
+                if with_auto { "---|--:|" } else { "" },
             );
             for r in reports {
+                let auto_columns = auto(&r.workload).map_or(String::new(), |a| {
+                    let path = match (a.path, a.in_order_from) {
+                        (Some("mixed"), Some(from)) => format!("mixed from {from}"),
+                        (path, _) => path.unwrap_or("-").to_owned(),
+                    };
+                    format!(" {path} | {:.2}x |", a.speedup)
+                });
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {:.1} | {:.1} | {:.2}x | {:.1} | {:.2}x | {:.0} | {:.2} G |",
+                    "| {} | {} | {} | {:.1} | {:.1} | {:.2}x | {:.1} | {:.2}x | {:.0} | {:.2} G |{auto_columns}",
                     r.workload,
                     r.txs,
                     r.gas,
@@ -374,11 +435,7 @@ impl Report {
                 run.forced.as_secs_f64() * 1e3,
                 block.speedup(run.forced),
                 block.efficiency(run) * 100.0,
-                if run.auto_parallel {
-                    "parallel"
-                } else {
-                    "sequential"
-                },
+                run.auto_path,
                 block.speedup(run.auto),
             );
         }
@@ -528,6 +585,7 @@ mod tests {
             rounds: 5,
             synthetic_gas: 1_000_000_000,
             thread_counts: vec![2],
+            synthetic_auto: Vec::new(),
             synthetic: vec![vec![
                 workload("raw_transfers", 0.9),
                 workload("erc20", 1.85),
@@ -544,7 +602,7 @@ mod tests {
                         threads: 2,
                         forced: ms(8),
                         auto: ms(8),
-                        auto_parallel: true,
+                        auto_path: "parallel",
                     }],
                 },
                 BlockMeasurement {
@@ -557,7 +615,7 @@ mod tests {
                         threads: 2,
                         forced: ms(2),
                         auto: ms(1),
-                        auto_parallel: false,
+                        auto_path: "sequential",
                     }],
                 },
             ],

@@ -302,6 +302,38 @@ impl Builder {
     }
 }
 
+/// With calldata `n`: counts `n` down to zero, then stores 1 in slot 0. Without calldata:
+/// copies slot 0 into the slot numbered by the caller's address.
+fn slow_writer_code() -> revm::bytecode::Bytecode {
+    #[rustfmt::skip]
+    let code = [
+        0x36,             // CALLDATASIZE
+        0x15,             // ISZERO
+        0x60, 0x16,       // PUSH1 reader
+        0x57,             // JUMPI
+        0x60, 0x00,       // PUSH1 0
+        0x35,             // CALLDATALOAD           [n]
+        0x5b,             // loop: JUMPDEST
+        0x60, 0x01,       // PUSH1 1                [n 1]
+        0x90,             // SWAP1                  [1 n]
+        0x03,             // SUB                    [n-1]
+        0x80,             // DUP1
+        0x60, 0x08,       // PUSH1 loop
+        0x57,             // JUMPI                  [n-1], to loop while non-zero
+        0x60, 0x01,       // PUSH1 1                [0 1]
+        0x90,             // SWAP1                  [1 0]
+        0x55,             // SSTORE                 slot 0 = 1
+        0x00,             // STOP
+        0x5b,             // reader: JUMPDEST
+        0x60, 0x00,       // PUSH1 0
+        0x54,             // SLOAD                  [slot 0]
+        0x33,             // CALLER
+        0x55,             // SSTORE                 slot caller = slot 0
+        0x00,             // STOP
+    ];
+    revm::bytecode::Bytecode::new_raw(Bytes::from(code.to_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,36 +369,4 @@ mod tests {
         }
         assert!(build("no_such_workload", None).is_none());
     }
-}
-
-/// With calldata `n`: counts `n` down to zero, then stores 1 in slot 0. Without calldata:
-/// copies slot 0 into the slot numbered by the caller's address.
-fn slow_writer_code() -> revm::bytecode::Bytecode {
-    #[rustfmt::skip]
-    let code = [
-        0x36,             // CALLDATASIZE
-        0x15,             // ISZERO
-        0x60, 0x16,       // PUSH1 reader
-        0x57,             // JUMPI
-        0x60, 0x00,       // PUSH1 0
-        0x35,             // CALLDATALOAD           [n]
-        0x5b,             // loop: JUMPDEST
-        0x60, 0x01,       // PUSH1 1                [n 1]
-        0x90,             // SWAP1                  [1 n]
-        0x03,             // SUB                    [n-1]
-        0x80,             // DUP1
-        0x60, 0x08,       // PUSH1 loop
-        0x57,             // JUMPI                  [n-1], to loop while non-zero
-        0x60, 0x01,       // PUSH1 1                [0 1]
-        0x90,             // SWAP1                  [1 0]
-        0x55,             // SSTORE                 slot 0 = 1
-        0x00,             // STOP
-        0x5b,             // reader: JUMPDEST
-        0x60, 0x00,       // PUSH1 0
-        0x54,             // SLOAD                  [slot 0]
-        0x33,             // CALLER
-        0x55,             // SSTORE                 slot caller = slot 0
-        0x00,             // STOP
-    ];
-    revm::bytecode::Bytecode::new_raw(Bytes::from(code.to_vec()))
 }

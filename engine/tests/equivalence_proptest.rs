@@ -283,7 +283,11 @@ fn build_chained(generated: &ChainedBlock) -> TestBlock {
         let (op, a, c) = if generated.crossing == Some(i) {
             (SinkOp::Copy, shared, word(U256::from(1_000 + i)))
         } else {
-            (SinkOp::Store, word(U256::from(1_000 + i)), word(U256::from(i)))
+            (
+                SinkOp::Store,
+                word(U256::from(1_000 + i)),
+                word(U256::from(i)),
+            )
         };
         b.call(eoa(i), contract(0), sink_call(op, a, c, &[]));
     };
@@ -365,7 +369,10 @@ fn auto_finishes_a_late_chain_in_order() {
         .execute(&block.db, &block.cfg, &block.block, &block.txs)
         .unwrap();
     assert_eq!(Ok(output.clone()), sequential(&block));
-    let switched = output.stats.in_order_from.expect("the chain stops speculation");
+    let switched = output
+        .stats
+        .in_order_from
+        .expect("the chain stops speculation");
     assert!(switched <= 150, "switched only at {switched}");
     assert!(output.stats.switch_reason.is_some());
 }

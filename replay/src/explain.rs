@@ -27,6 +27,23 @@ pub struct Explanation {
     pub txs: usize,
     /// Dependencies, critical path and hot locations.
     pub parallelism: Parallelism,
+    /// What the default policy does with the block on the explainer's threads.
+    pub default_policy: PolicyDecision,
+}
+
+/// What [`ExecutionPolicy::Auto`] did with a block, and why.
+#[derive(Debug, Clone)]
+pub struct PolicyDecision {
+    /// Worker threads it had.
+    pub threads: usize,
+    /// The decision before execution, with its reason.
+    pub plan: String,
+    /// The path the run took: `parallel`, `sequential` or `mixed`.
+    pub path: &'static str,
+    /// Where a mixed run continued in order.
+    pub in_order_from: Option<usize>,
+    /// Why it stopped speculating, when it did.
+    pub switch_reason: Option<String>,
 }
 
 /// Why a block could not be analysed.
@@ -69,6 +86,8 @@ pub enum ExplainError {
 pub struct Explainer {
     factory: EthBlockExecutorFactory<AlloyReceiptBuilder, EthSpec, EthEvmFactory>,
     engine: ParallelExecutor,
+    /// The same threads under the default policy, to show what a client's executor does.
+    auto: ParallelExecutor,
 }
 
 impl Explainer {
@@ -85,6 +104,8 @@ impl Explainer {
                 .map_err(|error| ExplainError::Threads(error.to_string()))?
                 .with_policy(ExecutionPolicy::AlwaysParallel)
                 .with_access_sets(true),
+            auto: ParallelExecutor::new(threads)
+                .map_err(|error| ExplainError::Threads(error.to_string()))?,
         })
     }
 
@@ -108,13 +129,26 @@ impl Explainer {
         let evm = executor.evm();
         let view = StateView::new(&**evm.components().0)
             .expect("a plain State without a block access list");
+        let txs = block.tx_envs();
+        let execution_error = |error: parallax_engine::ExecutionError<_>| ExplainError::Execution {
+            block: number,
+            error: error.to_string(),
+        };
         let output = self
             .engine
-            .execute(&view, evm.cfg_env(), evm.block(), &block.tx_envs())
-            .map_err(|error| ExplainError::Execution {
-                block: number,
-                error: error.to_string(),
-            })?;
+            .execute(&view, evm.cfg_env(), evm.block(), &txs)
+            .map_err(execution_error)?;
+        let auto = self
+            .auto
+            .execute(&view, evm.cfg_env(), evm.block(), &txs)
+            .map_err(execution_error)?;
+        let default_policy = PolicyDecision {
+            threads: self.auto.threads().get(),
+            plan: self.auto.plan(&txs).to_string(),
+            path: auto.stats.path(),
+            in_order_from: auto.stats.in_order_from,
+            switch_reason: auto.stats.switch_reason,
+        };
         if output.gas_used != block.header.gas_used {
             return Err(ExplainError::GasMismatch {
                 block: number,
@@ -132,6 +166,7 @@ impl Explainer {
             number,
             txs: gas.len(),
             parallelism: Parallelism::analyse(&access, &gas),
+            default_policy,
         })
     }
 }

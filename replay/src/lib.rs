@@ -49,7 +49,7 @@ pub use consensus::{
     run_test::{Verdict, run_test},
 };
 pub use execution::{Execution, Executors, ReplayDb, execution_ctx};
-pub use explain::{ExplainError, Explainer, Explanation};
+pub use explain::{ExplainError, Explainer, Explanation, PolicyDecision};
 pub use recorded_block::{ReplayBlock, SourceKind, UnusableBlock};
 pub use source::{
     discovery::{BlockSource, Loader, discover},

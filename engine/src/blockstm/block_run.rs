@@ -159,7 +159,7 @@ impl<E> BlockRun<E> {
     /// rarely read each other's lines.
     fn wait_within_horizon(&self, worker_index: usize, tx: TxIdx) {
         self.in_flight[worker_index].0.store(tx, Ordering::Relaxed);
-        if !self.monitor.watching() || tx % HORIZON_CHECK != 0 {
+        if !self.monitor.watching() || !tx.is_multiple_of(HORIZON_CHECK) {
             return;
         }
         let mut idle_rounds = 0;

@@ -34,6 +34,17 @@ struct BlockJson {
     available_parallelism: f64,
     critical_path: CriticalPathJson,
     hot_locations: Vec<HotLocationJson>,
+    default_policy: PolicyJson,
+}
+
+/// What the default policy did with the block.
+#[derive(Serialize)]
+struct PolicyJson {
+    threads: usize,
+    plan: String,
+    path: &'static str,
+    in_order_from: Option<usize>,
+    switch_reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -91,6 +102,13 @@ impl BlockJson {
                 .take(top)
                 .map(HotLocationJson::new)
                 .collect(),
+            default_policy: PolicyJson {
+                threads: explanation.default_policy.threads,
+                plan: explanation.default_policy.plan.clone(),
+                path: explanation.default_policy.path,
+                in_order_from: explanation.default_policy.in_order_from,
+                switch_reason: explanation.default_policy.switch_reason.clone(),
+            },
         }
     }
 }
@@ -171,6 +189,17 @@ fn describe(explanation: &Explanation, top: usize) -> String {
         parallelism.critical_path_gas,
         abbreviate(path),
     );
+    let policy = &explanation.default_policy;
+    out += &format!(
+        "  default policy on {} threads: {}
+    ran {}",
+        policy.threads, policy.plan, policy.path
+    );
+    if let (Some(from), Some(reason)) = (policy.in_order_from, &policy.switch_reason) {
+        out += &format!(" (in order from transaction {from}: {reason})");
+    }
+    out += "
+";
     if parallelism.hot_locations.is_empty() {
         out += "  no transaction read another's write: nothing serialized the block\n";
         return out;

@@ -8,7 +8,7 @@ use parallax_bench::{
     measure::{median, time},
     peak_memory,
     plot::plot_speedup,
-    report::{BlockMeasurement, Report, ThreadedRun, today},
+    report::{BlockMeasurement, Report, ThreadedRun, target_thread_count, today},
     run_workloads,
 };
 use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
@@ -121,6 +121,18 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
         }
         synthetic.push(reports);
     }
+    // The default policy at the thread count the targets are judged at (2 when measured).
+    let target_threads = target_thread_count(&thread_counts);
+    let synthetic_auto = run_workloads(
+        &WORKLOADS,
+        NonZeroUsize::new(target_threads).expect("thread counts are non-zero"),
+        args.gas,
+        args.rounds,
+        Sides::Both,
+        ExecutionPolicy::Auto,
+        |name| progress.set_message(format!("synthetic {name}, {target_threads} threads, Auto")),
+    )
+    .map_err(|error| (exit::MISMATCH, error))?;
 
     progress.set_message(format!("loading {}", prestate.display()));
     let blocks = prepare_blocks(&prestate, &progress)?;
@@ -143,6 +155,7 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
         synthetic_gas: args.gas,
         thread_counts,
         synthetic,
+        synthetic_auto,
         blocks: measurements,
         peak_memory: peak_memory(),
         plot: None,
@@ -238,13 +251,16 @@ fn time_blocks(
             .map_err(|error| error.to_string())
     };
     // A wrong result is not a benchmark: check every engine and policy on every block first.
+    // The check run under Auto also tells which path it took ([engine][block]).
+    let mut auto_paths = vec![Vec::with_capacity(blocks.len()); engines.len()];
     for p in blocks {
         progress.set_message(format!("checking block {}", p.block.number()));
         let expected = sequential(p);
-        for engine in engines.iter_mut() {
+        for (at, engine) in engines.iter_mut().enumerate() {
             for policy in POLICIES {
                 engine.executor.set_policy(policy);
-                if parallel(&engine.executor, p) != expected {
+                let actual = parallel(&engine.executor, p);
+                if actual != expected {
                     return Err((
                         exit::MISMATCH,
                         format!(
@@ -254,18 +270,12 @@ fn time_blocks(
                         ),
                     ));
                 }
+                if policy == ExecutionPolicy::Auto {
+                    auto_paths[at].push(actual.map_or("sequential", |output| output.stats.path()));
+                }
             }
         }
     }
-    let auto_parallel: Vec<Vec<bool>> = engines
-        .iter()
-        .map(|engine| {
-            blocks
-                .iter()
-                .map(|p| engine.executor.runs_parallel(&p.txs))
-                .collect()
-        })
-        .collect();
 
     let mut sequential_times = vec![Vec::new(); blocks.len()];
     // [engine][policy][block]
@@ -309,7 +319,7 @@ fn time_blocks(
                     threads: engine.threads,
                     forced: median(&mut parallel_times[at][0][i]),
                     auto: median(&mut parallel_times[at][1][i]),
-                    auto_parallel: auto_parallel[at][i],
+                    auto_path: auto_paths[at][i],
                 })
                 .collect(),
         })

@@ -257,10 +257,10 @@ struct ChainedBlock {
 
 fn chained_block_strategy() -> impl Strategy<Value = ChainedBlock> {
     (
-        0..120usize,
-        40..120usize,
+        0..300usize,
+        400..700usize,
         any::<bool>(),
-        prop::option::of(0..120usize),
+        prop::option::of(0..300usize),
     )
         .prop_map(|(independent, chain, chain_first, crossing)| ChainedBlock {
             independent,
@@ -328,7 +328,7 @@ fn assert_policy_matches(block: &TestBlock, policy: ExecutionPolicy) -> Vec<&'st
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(48),
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(24),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
@@ -358,8 +358,8 @@ proptest! {
 #[test]
 fn auto_finishes_a_late_chain_in_order() {
     let block = build_chained(&ChainedBlock {
-        independent: 100,
-        chain: 150,
+        independent: 400,
+        chain: 600,
         chain_first: false,
         crossing: None,
     });
@@ -373,6 +373,8 @@ fn auto_finishes_a_late_chain_in_order() {
         .stats
         .in_order_from
         .expect("the chain stops speculation");
-    assert!(switched <= 150, "switched only at {switched}");
+    // The chain starts at 400; the monitor judges a window when its last transaction first
+    // finishes, and the window holding the start of the chain already shows it.
+    assert!(switched <= 800, "switched only at {switched}");
     assert!(output.stats.switch_reason.is_some());
 }

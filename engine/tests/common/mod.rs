@@ -36,7 +36,7 @@ pub(crate) struct TestBlock {
 pub(crate) fn eoa(i: usize) -> Address {
     let mut bytes = [0u8; 20];
     bytes[0] = 0xe0;
-    bytes[19] = i as u8;
+    bytes[18..].copy_from_slice(&(i as u16).to_be_bytes());
     Address::from(bytes)
 }
 

@@ -41,11 +41,27 @@ fn bench_reports_every_workload_as_json() {
             "hot_30",
             "hot_100",
             "nonce_chain",
-            "one_recipient"
+            "one_recipient",
+            "late_chain",
+            "slow_first_writer",
+            "alternating_hot"
         ]
     );
     for report in &reports {
         assert_eq!(report["threads"], 2);
+        // The default policy, and the path it took on the checking run.
+        assert_eq!(report["policy"], "auto", "{report}");
+        let path = report["path"].as_str().unwrap();
+        assert!(
+            ["parallel", "sequential", "mixed"].contains(&path),
+            "{report}"
+        );
+        assert_eq!(
+            report["in_order_from"].is_null(),
+            path != "mixed",
+            "{report}"
+        );
+        assert!(report["executions"].as_u64().unwrap() >= report["txs"].as_u64().unwrap());
         let txs = report["txs"].as_f64().unwrap();
         let gas = report["gas"].as_f64().unwrap();
         let (seq, par) = (
@@ -223,6 +239,16 @@ fn explain_reads_every_recorded_form() {
     for report in &reports {
         let bound = report["available_parallelism"].as_f64().unwrap();
         assert!(bound >= 1.0 || report["txs"] == 0, "{report}");
+        // What the default policy does with the block on 2 threads, and why.
+        let policy = &report["default_policy"];
+        assert_eq!(policy["threads"], 2, "{report}");
+        let plan = policy["plan"].as_str().unwrap();
+        let path = policy["path"].as_str().unwrap();
+        assert_eq!(
+            plan.starts_with("sequential"),
+            path == "sequential",
+            "{report}"
+        );
     }
 }
 

@@ -16,9 +16,9 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `executor` | [`ParallelExecutor`] and [`ExecutionPolicy`]: the entry point, and the choice between the parallel and the sequential path |
-//! | `sequential` | [`execute_sequential`]: plain revm, the reference every result is checked against |
-//! | `blockstm` | the Block-STM machinery: multi-version memory, the versioned database view, the worker, the scheduler, write sets |
+//! | `executor` | [`ParallelExecutor`] and [`ExecutionPolicy`]: the entry point, the choice between the parallel and the sequential path ([`Plan`]), and finishing a stopped run in order |
+//! | `sequential` | [`execute_sequential`]: plain revm, the reference every result is checked against, and the in-order end of a block whose speculation stopped |
+//! | `blockstm` | the Block-STM machinery: multi-version memory, the versioned database view, the worker, the scheduler, write sets, and the monitor that stops speculating when the chains found leave too little parallelism |
 //! | `chain` | every Ethereum rule the engine relies on (fees and the London rule, EIP-161, the block gas limit, fork gates, known dependencies, the mainnet EVM), behind one seam |
 //! | `assemble` | the in-order pass over the validated outcomes and the parallel build of the block's output |
 //! | `output`, `state_diff`, `error` | what a run returns |

@@ -273,12 +273,12 @@ impl ParallelExecutor {
                 if known.parallelism() < MIN_PARALLELISM {
                     return sequential(SequentialBecause::KnownChains(known.parallelism()));
                 }
-                parallel(known, true)
+                parallel(known, SpeculationMonitor::watches(txs.len()))
             }
         }
     }
 
-    /// When a parallel run of a block of `block_size` transactions stops speculating.
+    /// When a parallel run stops speculating.
     fn stop_rule(&self) -> StopRule {
         match self.policy {
             ExecutionPolicy::Auto => StopRule::BelowParallelism(MIN_RUNTIME_PARALLELISM),
@@ -349,7 +349,7 @@ impl ParallelExecutor {
         } else {
             self.pool.install(|| run.committed_prefix())
         };
-        let in_order_from = (prefix < txs.len() || !run.completed()).then_some(prefix);
+        let in_order_from = (!run.completed()).then_some(prefix);
         let switch_reason = run.monitor.take_reason();
         let access = (self.record_access && in_order_from.is_none()).then(|| {
             (0..txs.len())

@@ -77,13 +77,16 @@ impl<E> BlockRun<E> {
         // A stopped run drops the task in hand: the executor finds what is final afterwards.
         while !self.scheduler.done() && !self.monitor.stopped() {
             task = match task {
-                Some(Task::Execute(version)) => {
+                Some(Task::Execute(version)) if self.monitor.watching() => {
                     self.wait_within_horizon(worker_index, version.tx);
                     let next = self.execute(&mut worker, &mut counts, version, txs);
                     self.in_flight[worker_index]
                         .0
                         .store(usize::MAX, Ordering::Relaxed);
                     next
+                }
+                Some(Task::Execute(version)) => {
+                    self.execute(&mut worker, &mut counts, version, txs)
                 }
                 Some(Task::Validate(version)) => {
                     counts.validations += 1;
@@ -151,7 +154,7 @@ impl<E> BlockRun<E> {
         }
     }
 
-    /// Under a watching monitor, keeps speculation within [`SPECULATION_HORIZON`]
+    /// Called only under a watching monitor: keeps speculation within [`SPECULATION_HORIZON`]
     /// transactions of the lowest one another worker is executing: when one slow
     /// transaction holds a worker, the others would otherwise speculate through the whole
     /// block on values it may still change (and on a machine whose threads share a core,
@@ -159,7 +162,7 @@ impl<E> BlockRun<E> {
     /// rarely read each other's lines.
     fn wait_within_horizon(&self, worker_index: usize, tx: TxIdx) {
         self.in_flight[worker_index].0.store(tx, Ordering::Relaxed);
-        if !self.monitor.watching() || !tx.is_multiple_of(HORIZON_CHECK) {
+        if !tx.is_multiple_of(HORIZON_CHECK) {
             return;
         }
         let mut idle_rounds = 0;

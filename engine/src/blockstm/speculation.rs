@@ -68,12 +68,19 @@ impl SpeculationMonitor {
     /// Most transactions in a window: a long block is judged within its first few percent.
     const MAX_WINDOW: usize = 512;
 
+    fn window(block_size: usize) -> usize {
+        (block_size / 8).clamp(Self::MIN_WINDOW, Self::MAX_WINDOW)
+    }
+
+    /// Whether a block of `block_size` transactions is long enough to be watched.
+    pub(crate) fn watches(block_size: usize) -> bool {
+        block_size >= Self::MIN_WINDOWS * Self::window(block_size)
+    }
+
     pub(crate) fn new(rule: StopRule, block_size: usize) -> Self {
-        let window = (block_size / 8).clamp(Self::MIN_WINDOW, Self::MAX_WINDOW);
+        let window = Self::window(block_size);
         let rule = match rule {
-            StopRule::BelowParallelism(_) if block_size < Self::MIN_WINDOWS * window => {
-                StopRule::Never
-            }
+            StopRule::BelowParallelism(_) if !Self::watches(block_size) => StopRule::Never,
             rule => rule,
         };
         let watching = matches!(rule, StopRule::BelowParallelism(_));

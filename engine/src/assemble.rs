@@ -28,7 +28,7 @@ use std::{collections::BTreeMap, sync::Mutex};
 pub(crate) struct Ordered<E> {
     outcomes: Vec<Mutex<Option<TxOutcome<E>>>>,
     /// For each transaction that deferred its fee: the beneficiary before it, and the fee.
-    credits: Vec<Option<(Option<AccountInfo>, U256)>>,
+    credits: Vec<Option<Credit>>,
     beneficiary: Address,
     /// For each transaction that paid a busy recipient through a placeholder: the recipient
     /// and its real value before the transaction.
@@ -39,7 +39,93 @@ pub(crate) struct Ordered<E> {
 }
 
 /// A busy recipient, and what it was before a transaction paid it through a placeholder.
-type RecipientPrior = (Address, Option<AccountInfo>);
+pub(crate) type RecipientPrior = (Address, Option<AccountInfo>);
+
+/// A deferred fee made concrete: the beneficiary before the transaction, and the fee.
+pub(crate) type Credit = (Option<AccountInfo>, U256);
+
+/// The beneficiary's account as the block goes, in order, so that each deferred fee can be
+/// credited on top of what the beneficiary was just before its transaction.
+pub(crate) struct BeneficiaryLedger {
+    address: Address,
+    /// The beneficiary as of the current transaction, fetched on first need.
+    current: Option<Option<AccountInfo>>,
+}
+
+impl BeneficiaryLedger {
+    pub(crate) const fn new(address: Address) -> Self {
+        Self {
+            address,
+            current: None,
+        }
+    }
+
+    /// Takes in what transaction `index` did to the beneficiary; returns its credit when it
+    /// deferred its fee.
+    pub(crate) fn apply<DB: DatabaseRef>(
+        &mut self,
+        db: &DB,
+        index: TxIdx,
+        touch: BeneficiaryTouch,
+    ) -> Result<Option<Credit>, ExecutionError<DB::Error>> {
+        match touch {
+            BeneficiaryTouch::Untouched => Ok(None),
+            BeneficiaryTouch::Deferred(fee) => {
+                let prior = match self.current.take() {
+                    Some(info) => info,
+                    None => {
+                        db.basic_ref(self.address)
+                            .map_err(|error| ExecutionError::Database {
+                                context: format!(
+                                    "reading the beneficiary {} for transaction {index}",
+                                    self.address
+                                ),
+                                error,
+                            })?
+                    }
+                };
+                // A positive fee leaves the beneficiary non-empty, so it exists afterwards.
+                self.current = Some(Some(credited_info(prior.clone(), fee)));
+                Ok(Some((prior, fee)))
+            }
+            BeneficiaryTouch::Read(info) => {
+                self.current.get_or_insert(info.map(|info| *info));
+                Ok(None)
+            }
+            BeneficiaryTouch::Wrote(info) => {
+                self.current = Some(info.map(|info| *info));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// A successful transaction's output: its state, with the beneficiary's deferred fee and a
+/// busy recipient's payment applied to their real values before it.
+pub(crate) fn finish_output<E>(
+    outcome: TxOutcome<E>,
+    credit: Option<Credit>,
+    recipient: Option<RecipientPrior>,
+    beneficiary: Address,
+    spec: SpecId,
+) -> TxOutput {
+    let Ok(result) = outcome.result else {
+        unreachable!("failures end the block before their output is built")
+    };
+    let mut state = outcome.state;
+    if let Some((prior, fee)) = credit {
+        state.insert(beneficiary, credited_account(prior, Some(fee), spec));
+    }
+    if let Some((address, prior)) = recipient {
+        // The placeholder started empty, so its balance is what was paid.
+        let payment = state
+            .get(&address)
+            .filter(|account| account.is_touched())
+            .map(|account| account.info.balance);
+        state.insert(address, credited_account(prior, payment, spec));
+    }
+    TxOutput { result, state }
+}
 
 /// Why a block's outcomes did not become its output.
 pub(crate) enum Unassembled<E> {
@@ -67,8 +153,7 @@ pub(crate) fn order<DB: DatabaseRef>(
     memory: &MvMemory,
 ) -> Result<Ordered<DB::Error>, Unassembled<DB::Error>> {
     let beneficiary = block.beneficiary;
-    // The beneficiary as of the current transaction, fetched on first need.
-    let mut beneficiary_info: Option<Option<AccountInfo>> = None;
+    let mut ledger = BeneficiaryLedger::new(beneficiary);
     let mut gas = BlockGasMeter::new(cfg, block);
     let mut credits = Vec::with_capacity(outcomes.len());
     let mut placeholders: BTreeMap<Address, Vec<TxIdx>> = BTreeMap::new();
@@ -86,35 +171,7 @@ pub(crate) fn order<DB: DatabaseRef>(
             placeholders.entry(recipient).or_default().push(index);
         }
         let touch = std::mem::replace(&mut outcome.beneficiary, BeneficiaryTouch::Untouched);
-        let patch = match touch {
-            BeneficiaryTouch::Untouched => None,
-            BeneficiaryTouch::Deferred(fee) => {
-                let prior = match beneficiary_info.take() {
-                    Some(info) => info,
-                    None => {
-                        db.basic_ref(beneficiary)
-                            .map_err(|error| ExecutionError::Database {
-                                context: format!(
-                                    "reading the beneficiary {beneficiary} for transaction {index}"
-                                ),
-                                error,
-                            })?
-                    }
-                };
-                // A positive fee leaves the beneficiary non-empty, so it exists afterwards.
-                beneficiary_info = Some(Some(credited_info(prior.clone(), fee)));
-                Some((prior, fee))
-            }
-            BeneficiaryTouch::Read(info) => {
-                beneficiary_info.get_or_insert(info.map(|info| *info));
-                None
-            }
-            BeneficiaryTouch::Wrote(info) => {
-                beneficiary_info = Some(info.map(|info| *info));
-                None
-            }
-        };
-        credits.push(patch);
+        credits.push(ledger.apply(db, index, touch)?);
     }
 
     let recipients = busy_recipient_values(db, memory, placeholders, outcomes.len())?;
@@ -171,22 +228,7 @@ impl<E: Send> Ordered<E> {
                     .into_inner()
                     .expect("outcome lock poisoned")
                     .expect("every transaction executed");
-                let Ok(result) = outcome.result else {
-                    unreachable!("failures returned by order")
-                };
-                let mut state = outcome.state;
-                if let Some((prior, fee)) = credit {
-                    state.insert(beneficiary, credited_account(prior, Some(fee), spec));
-                }
-                if let Some((address, prior)) = recipient {
-                    // The placeholder started empty, so its balance is what was paid.
-                    let payment = state
-                        .get(&address)
-                        .filter(|account| account.is_touched())
-                        .map(|account| account.info.balance);
-                    state.insert(address, credited_account(prior, payment, spec));
-                }
-                TxOutput { result, state }
+                finish_output(outcome, credit, recipient, beneficiary, spec)
             })
             .collect()
     }

@@ -16,13 +16,17 @@ use crate::{
     location::TxIdx,
     output::{BlockOutput, ExecutionStats, TxOutput},
     sequential::{continue_in_order, execute_sequential, run_in_order},
+    stream::BlockStream,
 };
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
 };
-use std::{num::NonZeroUsize, sync::Mutex};
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+};
 
 /// Blocks with fewer transactions than this run sequentially under [`ExecutionPolicy::Auto`]:
 /// with so little work, starting the workers costs more than it saves.
@@ -311,18 +315,42 @@ impl ParallelExecutor {
         }
     }
 
-    fn execute_parallel<DB>(
+    /// Executes `txs` on the workers in the background and streams each transaction's
+    /// output in block order as soon as it is final, while later transactions still run
+    /// (see [`BlockStream`]). The policy decides as for [`Self::execute`]: a block it runs
+    /// sequentially streams [`Streamed::InOrderFrom`](crate::Streamed::InOrderFrom)`(0)` at once, and a run that stops
+    /// speculating streams [`Streamed::InOrderFrom`](crate::Streamed::InOrderFrom) where it stopped; the caller executes
+    /// the rest in order (on top of the outputs streamed so far).
+    ///
+    /// The stream owns what the workers read, so that it can live across calls.
+    pub fn stream<DB>(
         &self,
-        db: &DB,
-        cfg: &CfgEnv,
+        db: DB,
+        cfg: CfgEnv,
+        block: BlockEnv,
+        txs: Arc<[TxEnv]>,
+    ) -> BlockStream<'_, DB>
+    where
+        DB: DatabaseRef + Send + Sync + 'static,
+        DB::Error: Send + 'static,
+    {
+        match self.parallel_plan(&txs).1 {
+            None => BlockStream::in_order(cfg, block, txs.len()),
+            Some(known) => {
+                let run = self.new_run(&block, &txs, &known);
+                let pieces = (db, cfg, block, txs, known.busy_recipients);
+                BlockStream::start(&self.pool, &self.spare_memory, run, pieces)
+            }
+        }
+    }
+
+    /// A fresh run of `txs`, on the memory of the last block when there is one.
+    fn new_run<E>(
+        &self,
         block: &BlockEnv,
         txs: &[TxEnv],
         known: &KnownDependencies,
-    ) -> Result<BlockOutput, ExecutionError<DB::Error>>
-    where
-        DB: DatabaseRef + Sync,
-        DB::Error: Send,
-    {
+    ) -> BlockRun<E> {
         let spare = self
             .spare_memory
             .lock()
@@ -338,6 +366,22 @@ impl ParallelExecutor {
         let monitor = SpeculationMonitor::new(self.stop_rule(), txs.len());
         let run = BlockRun::new(memory, txs.len(), self.threads.get(), monitor);
         run.memory.seed_known_dependencies(known, txs);
+        run
+    }
+
+    fn execute_parallel<DB>(
+        &self,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+        known: &KnownDependencies,
+    ) -> Result<BlockOutput, ExecutionError<DB::Error>>
+    where
+        DB: DatabaseRef + Sync,
+        DB::Error: Send,
+    {
+        let run = self.new_run(block, txs, known);
         self.pool.broadcast(|worker| {
             run.work(worker.index(), db, cfg, block, txs, &known.busy_recipients)
         });

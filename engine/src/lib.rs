@@ -20,6 +20,7 @@
 //! | `sequential` | [`execute_sequential`]: plain revm, the reference every result is checked against, and the in-order end of a block whose speculation stopped |
 //! | `blockstm` | the Block-STM machinery: multi-version memory, the versioned database view, the worker, the scheduler, write sets, and the monitor that stops speculating when the chains found leave too little parallelism |
 //! | `chain` | every Ethereum rule the engine relies on (fees and the London rule, EIP-161, the block gas limit, fork gates, known dependencies, the mainnet EVM), behind one seam |
+//! | `stream` | [`BlockStream`]: a block's outputs in order while it still runs, for clients that execute a block transaction by transaction |
 //! | `assemble` | the in-order pass over the validated outcomes and the parallel build of the block's output |
 //! | `output`, `state_diff`, `error` | what a run returns |
 //! | `parallelism` | the analysis behind `parallax explain`: dependencies, critical path, hot locations |
@@ -62,6 +63,7 @@ mod output;
 mod parallelism;
 mod sequential;
 mod state_diff;
+mod stream;
 
 pub use blockstm::versioned_db::VersionedDbError;
 pub use chain::warm_up;
@@ -73,5 +75,6 @@ pub use executor::{
 pub use location::{Location, TxIdx};
 pub use output::{BlockOutput, ExecutionStats, TxAccess, TxOutput};
 pub use parallelism::{HotLocation, Parallelism};
-pub use sequential::execute_sequential;
+pub use sequential::{execute_sequential, execute_sequential_after};
 pub use state_diff::{AccountDiff, StateDiff};
+pub use stream::{BlockStream, Streamed};

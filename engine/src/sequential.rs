@@ -40,6 +40,36 @@ pub fn execute_sequential<DB: DatabaseRef>(
     })
 }
 
+/// Executes the rest of a block in order with revm, after its first transactions: `done`,
+/// their outputs (from [`BlockStream`](crate::BlockStream), say), are committed into revm's
+/// `State` over `db` first, and `rest` runs on top of them, with the block's gas counted
+/// from theirs. The outputs returned are those of `rest`; errors name transactions by their
+/// index in the whole block.
+pub fn execute_sequential_after<DB: DatabaseRef>(
+    db: &DB,
+    cfg: &CfgEnv,
+    block: &BlockEnv,
+    done: &[TxOutput],
+    rest: &[TxEnv],
+) -> Result<BlockOutput, ExecutionError<DB::Error>> {
+    let mut gas = BlockGasMeter::new(cfg, block);
+    for output in done {
+        gas.record(&output.result);
+    }
+    let (transactions, gas) = continue_in_order(db, cfg, block, done, rest, gas)?;
+    Ok(BlockOutput {
+        transactions,
+        gas_used: gas.used(),
+        access: None,
+        stats: ExecutionStats {
+            threads: 1,
+            parallel: false,
+            executions: rest.len(),
+            ..Default::default()
+        },
+    })
+}
+
 /// Finishes a block in order: commits `done`, the final outputs of its first transactions,
 /// into revm's `State` over `db` as sequential execution would have, then executes `txs`,
 /// the rest, continuing the block's gas meter `gas`.

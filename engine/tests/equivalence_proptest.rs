@@ -319,6 +319,11 @@ fn assert_policy_matches(block: &TestBlock, policy: ExecutionPolicy) -> Vec<&'st
             actual, expected,
             "{policy:?} at {threads} threads differs from sequential"
         );
+        let streamed = stream_on(&executor, block);
+        if streamed != expected {
+            let mismatch = describe_mismatch(&expected, &streamed, threads, 0);
+            panic!("{policy:?}, streamed: {mismatch}");
+        }
         if let Ok(output) = actual {
             paths.push(output.stats.path());
         }

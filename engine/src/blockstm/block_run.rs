@@ -207,6 +207,21 @@ impl<E> BlockRun<E> {
             .unwrap_or(self.outcomes.len())
     }
 
+    /// For a consumer taking results in order while the workers run: whether `tx`, every
+    /// transaction below it being committed already, is final now. Its latest incarnation
+    /// has executed and its reads match the final writes below it, so its outcome is what
+    /// sequential execution gives (any later incarnation of it could only repeat it), and it
+    /// is never aborted again.
+    pub(crate) fn try_commit(&self, tx: TxIdx) -> bool {
+        self.scheduler
+            .try_commit(tx, || self.memory.validate_reads(tx))
+    }
+
+    /// Makes the workers stop at their next task.
+    pub(crate) fn cancel(&self) {
+        self.monitor.cancel();
+    }
+
     fn validate(&self, version: Version) -> Option<Task> {
         let valid = self.memory.validate_reads(version.tx);
         let aborted = !valid && self.scheduler.try_validation_abort(version);

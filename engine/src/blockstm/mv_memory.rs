@@ -368,6 +368,36 @@ impl MvMemory {
         }
     }
 
+    /// The last full value written to `account` by a transaction in `writers`: `None` when
+    /// none wrote it, `Some(None)` when that value is the account gone, and an error when
+    /// that write is an estimate (its writer is being re-executed).
+    pub(crate) fn last_account_write_in(
+        &self,
+        account: Address,
+        writers: std::ops::Range<TxIdx>,
+    ) -> Result<Option<Option<AccountBasic>>, TxIdx> {
+        let Some(entries) = self.data.get(&Location::Account(account)) else {
+            return Ok(None);
+        };
+        match entries.latest_before(writers.end) {
+            Some((writer, _)) if *writer < writers.start => Ok(None),
+            None => Ok(None),
+            Some((
+                _,
+                Entry::Written {
+                    value: WriteValue::Account(value),
+                    ..
+                },
+            )) => Ok(Some(*value)),
+            Some((writer, _)) => Err(*writer),
+        }
+    }
+
+    /// The payment `tx` made to a busy recipient through a placeholder, and to whom.
+    pub(crate) fn payment(&self, tx: TxIdx) -> Option<(Address, U256)> {
+        self.payments.paid(tx)
+    }
+
     /// Marks every write of `tx` as an estimate, so readers wait for its re-execution
     /// instead of reading a value that is about to change.
     pub(crate) fn convert_writes_to_estimates(&self, tx: TxIdx) {

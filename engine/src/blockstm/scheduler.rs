@@ -24,6 +24,15 @@ enum Stage {
     Executed,
     /// Waiting for a dependency, or invalidated and about to be re-executed.
     Aborting,
+    /// Executed, and found final by an in-order consumer while the run goes on: it is never
+    /// aborted again (see [`Scheduler::try_commit`]).
+    Committed,
+}
+
+impl Stage {
+    const fn has_executed(self) -> bool {
+        matches!(self, Self::Executed | Self::Committed)
+    }
 }
 
 #[derive(Debug)]
@@ -75,7 +84,24 @@ impl Scheduler {
 
     /// Whether the latest incarnation of `tx` has finished executing.
     pub(crate) fn is_executed(&self, tx: TxIdx) -> bool {
-        self.state(tx).stage == Stage::Executed
+        self.state(tx).stage.has_executed()
+    }
+
+    /// Marks `tx` committed if its latest incarnation has executed and `is_final` says so,
+    /// checked under the transaction's lock so that no validation can abort it in between.
+    /// The caller commits in order: every transaction below `tx` is committed already, so
+    /// once its reads match their writes, `tx` is final, and a validation that started
+    /// earlier and saw a transient state must not abort it afterwards.
+    pub(crate) fn try_commit(&self, tx: TxIdx, is_final: impl FnOnce() -> bool) -> bool {
+        let mut state = self.state(tx);
+        if state.stage == Stage::Committed {
+            return true;
+        }
+        if state.stage == Stage::Executed && is_final() {
+            state.stage = Stage::Committed;
+            return true;
+        }
+        false
     }
 
     /// Whether every transaction has been executed and validated.
@@ -167,7 +193,7 @@ impl Scheduler {
         let mut dependents = self.dependents[blocking]
             .lock()
             .expect("scheduler lock poisoned");
-        if self.state(blocking).stage == Stage::Executed {
+        if self.state(blocking).stage.has_executed() {
             return false;
         }
         self.state(tx).stage = Stage::Aborting;

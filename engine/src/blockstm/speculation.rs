@@ -107,6 +107,11 @@ impl SpeculationMonitor {
         }
     }
 
+    /// Stops the run for a reason outside it (its consumer went away).
+    pub(crate) fn cancel(&self) {
+        self.stop_because(|| "the run was cancelled".to_owned());
+    }
+
     /// Whether the run is watched for a point to stop.
     pub(crate) const fn watching(&self) -> bool {
         matches!(self.rule, StopRule::BelowParallelism(_))
@@ -115,6 +120,11 @@ impl SpeculationMonitor {
     /// Whether the run should stop taking tasks.
     pub(crate) fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Why the run stopped, if it did, leaving it in place.
+    pub(crate) fn reason(&self) -> Option<String> {
+        self.reason.lock().expect("reason lock poisoned").clone()
     }
 
     /// Why the run stopped, if it did.

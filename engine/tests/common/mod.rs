@@ -7,7 +7,8 @@ pub(crate) mod contracts;
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use parallax_engine::{
-    BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, execute_sequential,
+    BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, Streamed, execute_sequential,
+    execute_sequential_after,
 };
 use revm::{
     bytecode::Bytecode,
@@ -206,7 +207,7 @@ pub(crate) fn sequential(block: &TestBlock) -> TestResult {
 
 /// One forced-parallel executor per thread count, shared by every test of the binary so
 /// that blocks run on memory recycled from earlier blocks, as in a long-running client.
-pub(crate) fn parallel(block: &TestBlock, threads: usize) -> TestResult {
+fn executor(threads: usize) -> &'static ParallelExecutor {
     static EXECUTORS: OnceLock<Vec<ParallelExecutor>> = OnceLock::new();
     let executors = EXECUTORS.get_or_init(|| {
         (1..=THREAD_COUNTS.into_iter().max().unwrap())
@@ -217,11 +218,67 @@ pub(crate) fn parallel(block: &TestBlock, threads: usize) -> TestResult {
             })
             .collect()
     });
-    executors[threads - 1].execute(&block.db, &block.cfg, &block.block, &block.txs)
+    &executors[threads - 1]
+}
+
+pub(crate) fn parallel(block: &TestBlock, threads: usize) -> TestResult {
+    executor(threads).execute(&block.db, &block.cfg, &block.block, &block.txs)
+}
+
+/// The block through [`ParallelExecutor::stream`], forced parallel, taking each output as
+/// it becomes final; where the stream hands over to in-order execution, the rest runs
+/// sequentially on top of the streamed outputs, as a client does.
+pub(crate) fn streamed(block: &TestBlock, threads: usize) -> TestResult {
+    stream_on(executor(threads), block)
+}
+
+/// The block streamed by `executor`, under its own policy (see [`streamed`]).
+pub(crate) fn stream_on(executor: &ParallelExecutor, block: &TestBlock) -> TestResult {
+    let mut stream = executor.stream(
+        block.db.clone(),
+        block.cfg.clone(),
+        block.block.clone(),
+        block.txs.clone().into(),
+    );
+    let mut transactions = Vec::new();
+    loop {
+        match stream.next() {
+            Streamed::Output(output) => transactions.push(output),
+            Streamed::Failed(error) => return Err(error),
+            Streamed::End => break,
+            Streamed::InOrderFrom(first) => {
+                assert_eq!(
+                    first,
+                    transactions.len(),
+                    "the stream hands over where it is"
+                );
+                let rest = execute_sequential_after(
+                    &block.db,
+                    &block.cfg,
+                    &block.block,
+                    &transactions,
+                    &block.txs[first..],
+                )?;
+                transactions.extend(rest.transactions);
+                return Ok(BlockOutput {
+                    transactions,
+                    gas_used: rest.gas_used,
+                    access: None,
+                    stats: stream.stats(),
+                });
+            }
+        }
+    }
+    Ok(BlockOutput {
+        transactions,
+        gas_used: stream.gas_used(),
+        access: None,
+        stats: stream.stats(),
+    })
 }
 
 /// Asserts that forced parallel execution equals sequential revm at every thread count,
-/// on repeated runs, and returns the sequential result.
+/// on repeated runs and streamed in order, and returns the sequential result.
 pub(crate) fn assert_matches_sequential(block: &TestBlock) -> TestResult {
     let expected = sequential(block);
     for threads in THREAD_COUNTS {
@@ -231,11 +288,16 @@ pub(crate) fn assert_matches_sequential(block: &TestBlock) -> TestResult {
                 panic!("{}", describe_mismatch(&expected, &actual, threads, run));
             }
         }
+        let actual = streamed(block, threads);
+        if actual != expected {
+            let message = describe_mismatch(&expected, &actual, threads, 0);
+            panic!("streamed: {message}");
+        }
     }
     expected
 }
 
-fn describe_mismatch(
+pub(crate) fn describe_mismatch(
     expected: &TestResult,
     actual: &TestResult,
     threads: usize,

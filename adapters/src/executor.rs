@@ -1,7 +1,14 @@
 //! The block executor: alloy-evm's `EthBlockExecutor` for everything around the
-//! transactions, and the parallel engine for the transactions of a whole block.
+//! transactions, and the parallel engine for the transactions of a whole block, whether the
+//! client hands over the block at once (`execute_block`) or streams it transaction by
+//! transaction with the list known in advance.
 
-use crate::{shared_state::as_state, state_view::StateView};
+use crate::{
+    context::StreamedBlock,
+    shared_state::as_state,
+    snapshot::StateSnapshot,
+    streaming::{Next, Streaming},
+};
 use alloy_consensus::{Transaction, TransactionEnvelope, TxReceipt};
 use alloy_eips::Encodable2718;
 use alloy_evm::{
@@ -18,48 +25,106 @@ use alloy_evm::{
 };
 use alloy_primitives::Log;
 use core::{any::TypeId, marker::PhantomData};
-use parallax_engine::{ExecutionError, ParallelExecutor, TxFailure};
+use parallax_engine::{BlockOutput, ExecutionError, ParallelExecutor, TxFailure, TxOutput};
 use revm::{
     DatabaseRef, Inspector,
-    context::TxEnv,
+    context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::result::{EVMError, HaltReason, ResultAndState},
+    database::State,
     inspector::NoOpInspector,
 };
 
-/// A block executor that runs a whole block's transactions in parallel.
+/// Runs a block's transactions with the engine over a `State` whose database all workers
+/// can read at once. Built only where `D: Sync` is known (the factory's constructors), and
+/// kept as a plain function so that the executor, generic over any `D`, can call it.
+pub(crate) type SharedStateRun<D> =
+    fn(
+        &State<D>,
+        &ParallelExecutor,
+        &CfgEnv,
+        &BlockEnv,
+        &[TxEnv],
+    ) -> Result<BlockOutput, ExecutionError<<D as DatabaseRef>::Error>>;
+
+/// The [`SharedStateRun`] for a `D` that is `Sync`.
+pub(crate) fn run_on_shared_state<D>(
+    state: &State<D>,
+    engine: &ParallelExecutor,
+    cfg: &CfgEnv,
+    block: &BlockEnv,
+    txs: &[TxEnv],
+) -> Result<BlockOutput, ExecutionError<D::Error>>
+where
+    D: DatabaseRef + Sync,
+    D::Error: Send,
+{
+    let view = crate::StateView::new(state).expect("checked by runs_parallel");
+    engine.execute(&view, cfg, block, txs)
+}
+
+/// A block executor that runs a block's transactions in parallel.
 ///
-/// - [`BlockExecutor::execute_block`] runs the transactions with the Parallax engine when the
-///   executor's database is revm's `State<D>` (or `&mut State<D>`) over the factory's
-///   database type `D`, and no inspector is attached. Otherwise it runs them one by one,
-///   exactly as alloy-evm's `EthBlockExecutor` does.
-/// - [`BlockExecutor::execute_transaction`] (streaming) always runs sequentially.
+/// Both paths run in parallel when the executor's database is revm's `State<D>` (or
+/// `&mut State<D>`) over the factory's database type `D`, without a block access list, and
+/// no inspector is attached; otherwise they run one transaction at a time, exactly as
+/// alloy-evm's `EthBlockExecutor` does.
+/// - [`BlockExecutor::execute_block`]: when the factory knows `D` is `Sync` (it was built
+///   with [`new`](crate::ParallaxBlockExecutorFactory::new)), or the context carries a
+///   [`StreamedBlock`] whose pre-state the workers read instead.
+/// - [`BlockExecutor::execute_transaction`] (streaming, what reth's engine tree drives): when
+///   the context carries a [`StreamedBlock`]. The first call starts the whole block on the
+///   engine's workers; each call checks that its transaction is the next of the list, waits
+///   until that transaction's result is final, and commits it in order, so a state hook on
+///   `State` sees the same calls as with the stock executor. A transaction that is not the
+///   next of the list, or an output taken and not committed, makes the executor drop the run
+///   and go on one transaction at a time from the exact state.
 ///
 /// Either way, system calls, receipts, requests, withdrawals, rewards and the DAO fork come
 /// from alloy-evm's `EthBlockExecutor`, and every transaction's changes are committed into
 /// the `State` in block order, so the caller gets the same `BundleState` as from the stock
 /// executor.
-pub struct ParallaxBlockExecutor<'a, E, D, Spec, R: ReceiptBuilder> {
+pub struct ParallaxBlockExecutor<'a, E, D, Spec, R>
+where
+    D: DatabaseRef,
+    R: ReceiptBuilder,
+{
     inner: EthBlockExecutor<'a, E, Spec, R>,
     engine: &'a ParallelExecutor,
+    shared_state_run: Option<SharedStateRun<D>>,
+    streaming: Streaming<'a, D::Error>,
+    /// Transactions whose results came from the streaming run.
+    from_workers: usize,
     _database: PhantomData<fn() -> D>,
 }
 
-impl<E, D, Spec, R: ReceiptBuilder> core::fmt::Debug for ParallaxBlockExecutor<'_, E, D, Spec, R> {
+impl<E, D: DatabaseRef, Spec, R: ReceiptBuilder> core::fmt::Debug
+    for ParallaxBlockExecutor<'_, E, D, Spec, R>
+{
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ParallaxBlockExecutor")
             .field("engine", &self.engine)
+            .field("streaming_in_parallel", &self.streaming.is_running())
             .finish_non_exhaustive()
     }
 }
 
-impl<'a, E, D, Spec, R: ReceiptBuilder> ParallaxBlockExecutor<'a, E, D, Spec, R> {
-    pub(crate) const fn new(
+impl<'a, E, D, Spec, R> ParallaxBlockExecutor<'a, E, D, Spec, R>
+where
+    D: DatabaseRef<Error: Send + Sync + 'static>,
+    R: ReceiptBuilder,
+{
+    pub(crate) fn new(
         inner: EthBlockExecutor<'a, E, Spec, R>,
         engine: &'a ParallelExecutor,
+        shared_state_run: Option<SharedStateRun<D>>,
+        streamed: Option<StreamedBlock<D::Error>>,
     ) -> Self {
         Self {
             inner,
             engine,
+            shared_state_run,
+            streaming: Streaming::new(streamed),
+            from_workers: 0,
             _database: PhantomData,
         }
     }
@@ -68,25 +133,38 @@ impl<'a, E, D, Spec, R: ReceiptBuilder> ParallaxBlockExecutor<'a, E, D, Spec, R>
     pub const fn eth_executor(&self) -> &EthBlockExecutor<'a, E, Spec, R> {
         &self.inner
     }
+
+    /// Whether the streamed transactions are running on the engine's workers now (false
+    /// before the first, and after the executor went back to one transaction at a time).
+    pub const fn streams_in_parallel(&self) -> bool {
+        self.streaming.is_running()
+    }
+
+    /// How many of the streamed transactions so far got their results from the engine's
+    /// parallel run (the others ran one at a time).
+    pub const fn transactions_from_workers(&self) -> usize {
+        self.from_workers
+    }
 }
 
 impl<DB, I, D, Spec, R> ParallaxBlockExecutor<'_, EthEvm<DB, I, PrecompilesMap>, D, Spec, R>
 where
     DB: StateDB,
     I: Inspector<EthEvmContext<DB>>,
-    D: DatabaseRef + Sync + 'static,
+    D: DatabaseRef + 'static,
     R: ReceiptBuilder,
 {
     /// Whether [`BlockExecutor::execute_block`] will hand the block to the Parallax engine:
-    /// the database is `State<D>` without a block access list, and no inspector is
-    /// attached. (The engine itself may still run a block sequentially when it is very small
-    /// or one long dependency chain, per its
+    /// the database is `State<D>` without a block access list, no inspector is attached, and
+    /// the workers can read the pre-state (`D` is `Sync`, or the context carries a
+    /// [`StreamedBlock`]). The streaming path runs in parallel under the same conditions,
+    /// with a `StreamedBlock`. (The engine itself may still run a block sequentially when it
+    /// is very small or one long dependency chain, per its
     /// [`ExecutionPolicy`](parallax_engine::ExecutionPolicy).)
     pub fn runs_parallel(&self) -> bool {
-        typeid::of::<I>() == TypeId::of::<NoOpInspector>()
-            && as_state::<DB, D>(self.inner.evm.components().0)
-                .and_then(StateView::new)
-                .is_some()
+        let readable =
+            self.shared_state_run.is_some() || matches!(self.streaming, Streaming::Ready(_));
+        readable && parallel_state::<DB, I, D>(&self.inner.evm).is_some()
     }
 }
 
@@ -95,8 +173,7 @@ impl<'a, DB, I, D, Spec, R> BlockExecutor
 where
     DB: StateDB,
     I: Inspector<EthEvmContext<DB>>,
-    D: DatabaseRef + Sync + 'static,
-    D::Error: Send,
+    D: DatabaseRef<Error: Send + Sync + 'static> + 'static,
     Spec: EthExecutorSpec,
     R: ReceiptBuilder<Transaction: Transaction + Encodable2718, Receipt: TxReceipt<Log = Log>>,
     <R::Transaction as TransactionEnvelope>::TxType: Send + 'static,
@@ -108,23 +185,47 @@ where
     type Result = EthTxResult<HaltReason, <R::Transaction as TransactionEnvelope>::TxType>;
 
     fn apply_pre_execution_changes(&mut self) -> Result<(), BlockExecutionError> {
-        self.inner.apply_pre_execution_changes()
+        if self.streaming.is_running() {
+            // Called again after transactions ran: whatever the client means, the run no
+            // longer matches the state.
+            self.streaming = Streaming::Off;
+        }
+        self.inner.apply_pre_execution_changes()?;
+        self.start_streaming();
+        Ok(())
     }
 
     fn execute_transaction_without_commit(
         &mut self,
         tx: impl ExecutableTx<Self>,
     ) -> Result<Self::Result, BlockExecutionError> {
-        self.inner
-            .execute_transaction_without_commit(tx.into_parts())
+        let (tx_env, recovered) = tx.into_parts();
+        // A client that skips the pre-execution changes starts the run here.
+        self.start_streaming();
+        match self.streaming.next(&tx_env) {
+            Next::Output(output) => {
+                self.from_workers += 1;
+                Ok(tx_result(output, recovered.tx()))
+            }
+            Next::Failed(error) => Err(block_error(error, |_| recovered.tx().trie_hash())),
+            Next::Sequential => self
+                .inner
+                .execute_transaction_without_commit((tx_env, recovered)),
+        }
     }
 
     fn commit_transaction(&mut self, output: Self::Result) -> GasOutput {
+        self.streaming.committed();
         self.inner.commit_transaction(output)
     }
 
     fn finish(self) -> Result<(Self::Evm, BlockExecutionResult<R::Receipt>), BlockExecutionError> {
-        self.inner.finish()
+        let Self {
+            inner, streaming, ..
+        } = self;
+        // Stops the workers of a run the client did not take to the end.
+        drop(streaming);
+        inner.finish()
     }
 
     fn evm_mut(&mut self) -> &mut Self::Evm {
@@ -143,65 +244,100 @@ where
         mut self,
         transactions: impl IntoIterator<Item = impl ExecutableTx<Self>>,
     ) -> Result<BlockExecutionResult<Self::Receipt>, BlockExecutionError> {
-        self.apply_pre_execution_changes()?;
-        let transactions: Vec<_> = transactions
+        // The whole block is here: no streaming run, whatever the context said.
+        let streamed = match std::mem::replace(&mut self.streaming, Streaming::Off) {
+            Streaming::Ready(streamed) => Some(streamed),
+            _ => None,
+        };
+        self.inner.apply_pre_execution_changes()?;
+        let (tx_envs, recovered): (Vec<TxEnv>, Vec<_>) = transactions
             .into_iter()
             .map(ExecutableTxParts::into_parts)
-            .collect();
-        if self.runs_parallel() {
-            self.execute_parallel(transactions)?;
-        } else {
-            for tx in transactions {
-                self.inner.execute_transaction(tx)?;
+            .unzip();
+        match self.run_whole_block(streamed, &tx_envs) {
+            Some(output) => {
+                let output = output
+                    .map_err(|error| block_error(error, |i| recovered[i].tx().trie_hash()))?;
+                for (tx, recovered) in output.transactions.into_iter().zip(&recovered) {
+                    self.inner.commit_transaction(tx_result(tx, recovered.tx()));
+                }
+            }
+            None => {
+                for tx in tx_envs.into_iter().zip(recovered) {
+                    self.inner.execute_transaction(tx)?;
+                }
             }
         }
         self.apply_post_execution_changes()
     }
 }
 
-impl<DB, I, D, Spec, R> ParallaxBlockExecutor<'_, EthEvm<DB, I, PrecompilesMap>, D, Spec, R>
+impl<'a, DB, I, D, Spec, R> ParallaxBlockExecutor<'a, EthEvm<DB, I, PrecompilesMap>, D, Spec, R>
 where
     DB: StateDB,
     I: Inspector<EthEvmContext<DB>>,
-    D: DatabaseRef + Sync + 'static,
-    D::Error: Send,
-    Spec: EthExecutorSpec,
-    R: ReceiptBuilder<Transaction: Transaction + Encodable2718, Receipt: TxReceipt<Log = Log>>,
-    <R::Transaction as TransactionEnvelope>::TxType: Send + 'static,
-    TxEnv: FromRecoveredTx<R::Transaction> + FromTxWithEncoded<R::Transaction>,
+    D: DatabaseRef<Error: Send + Sync + 'static> + 'static,
+    R: ReceiptBuilder,
 {
-    /// Executes every transaction with the engine over a shared view of the state, then
-    /// commits each one's changes, in order, through the stock executor.
-    fn execute_parallel<T: RecoveredTx<R::Transaction>>(
-        &mut self,
-        transactions: Vec<(TxEnv, T)>,
-    ) -> Result<(), BlockExecutionError> {
-        let (tx_envs, recovered): (Vec<TxEnv>, Vec<T>) = transactions.into_iter().unzip();
+    /// Starts the streaming run when the list is known and it has not started.
+    fn start_streaming(&mut self) {
         let evm = &self.inner.evm;
-        let state = as_state::<DB, D>(evm.components().0).expect("checked by runs_parallel");
-        let view = StateView::new(state).expect("checked by runs_parallel");
-        let output = self
-            .engine
-            .execute(&view, evm.cfg_env(), evm.block(), &tx_envs)
-            .map_err(|error| block_error(error, &recovered))?;
-        for (tx, recovered) in output.transactions.into_iter().zip(&recovered) {
-            let tx_result = EthTxResult {
-                result: ResultAndState::new(tx.result, tx.state),
-                blob_gas_used: recovered.tx().blob_gas_used().unwrap_or_default(),
-                tx_type: recovered.tx().tx_type(),
-            };
-            self.inner.commit_transaction(tx_result);
+        let state = parallel_state::<DB, I, D>(evm);
+        self.streaming
+            .start(self.engine, state, evm.cfg_env(), evm.block());
+    }
+
+    /// Runs `txs` with the engine when the workers can read the pre-state: through the
+    /// `State` when `D` is `Sync`, or through the streamed block's pre-state.
+    fn run_whole_block(
+        &self,
+        streamed: Option<StreamedBlock<D::Error>>,
+        txs: &[TxEnv],
+    ) -> Option<Result<BlockOutput, ExecutionError<D::Error>>> {
+        let evm = &self.inner.evm;
+        let state = parallel_state::<DB, I, D>(evm)?;
+        let (cfg, block) = (evm.cfg_env(), evm.block());
+        if let Some(run) = self.shared_state_run {
+            return Some(run(state, self.engine, cfg, block, txs));
         }
-        Ok(())
+        let snapshot = StateSnapshot::of(state, streamed?.prestate)?;
+        Some(self.engine.execute(&snapshot, cfg, block, txs))
+    }
+}
+
+/// The executor's `State<D>`, when it is one without a block access list and no inspector
+/// is attached: what the parallel paths need.
+fn parallel_state<DB, I, D>(evm: &EthEvm<DB, I, PrecompilesMap>) -> Option<&State<D>>
+where
+    DB: StateDB,
+    I: Inspector<EthEvmContext<DB>>,
+    D: 'static,
+{
+    if typeid::of::<I>() != TypeId::of::<NoOpInspector>() {
+        return None;
+    }
+    as_state::<DB, D>(evm.components().0).filter(|state| state.bal_state.bal.is_none())
+}
+
+/// An engine output as the stock executor's result for the same transaction.
+fn tx_result<Tx: Transaction + TransactionEnvelope>(
+    output: TxOutput,
+    tx: &Tx,
+) -> EthTxResult<HaltReason, Tx::TxType> {
+    EthTxResult {
+        result: ResultAndState::new(output.result, output.state),
+        blob_gas_used: tx.blob_gas_used().unwrap_or_default(),
+        tx_type: tx.tx_type(),
     }
 }
 
 /// The error the stock executor reports for the same failure.
-fn block_error<E, Tx, T>(error: ExecutionError<E>, transactions: &[T]) -> BlockExecutionError
+fn block_error<E>(
+    error: ExecutionError<E>,
+    hash_of: impl FnOnce(usize) -> alloy_primitives::B256,
+) -> BlockExecutionError
 where
     E: revm::database_interface::DBErrorMarker,
-    Tx: Encodable2718,
-    T: RecoveredTx<Tx>,
 {
     match error {
         ExecutionError::BlockGasLimitExceeded {
@@ -214,7 +350,7 @@ where
         }
         .into(),
         ExecutionError::Transaction { index, failure } => {
-            let hash = transactions[index].tx().trie_hash();
+            let hash = hash_of(index);
             let error: EVMError<E> = match failure {
                 TxFailure::InvalidTransaction(error) => EVMError::Transaction(error),
                 TxFailure::InvalidHeader(error) => EVMError::Header(error),

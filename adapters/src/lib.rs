@@ -12,11 +12,17 @@
 //!   [`ParallaxBlockExecutor::runs_parallel`] for when that applies).
 //! - `execute_transaction` followed by `finish` runs them one by one, with the same result.
 
+mod context;
 mod executor;
 mod factory;
+mod per_worker;
 mod shared_state;
+mod snapshot;
 mod state_view;
+mod streaming;
 
+pub use context::{ParallaxExecutionCtx, SharedPrestate, StreamedBlock};
 pub use executor::ParallaxBlockExecutor;
 pub use factory::ParallaxBlockExecutorFactory;
+pub use per_worker::PerWorkerDatabase;
 pub use state_view::StateView;

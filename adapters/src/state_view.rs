@@ -14,7 +14,7 @@ use revm::{
 
 /// Shared reads of a [`State`] over a `DatabaseRef + Sync` database.
 #[derive(Debug)]
-pub struct StateView<'a, D> {
+pub struct StateView<'a, D: ?Sized> {
     cache: &'a CacheState,
     bundle: Option<&'a BundleState>,
     block_hashes: &'a BlockHashCache,
@@ -37,7 +37,24 @@ impl<'a, D: DatabaseRef + Sync> StateView<'a, D> {
     }
 }
 
-impl<D: DatabaseRef> DatabaseRef for StateView<'_, D> {
+impl<'a, D: ?Sized> StateView<'a, D> {
+    /// A view of a `State`'s parts (or of copies of them) over `database`.
+    pub(crate) const fn from_parts(
+        cache: &'a CacheState,
+        bundle: Option<&'a BundleState>,
+        block_hashes: &'a BlockHashCache,
+        database: &'a D,
+    ) -> Self {
+        Self {
+            cache,
+            bundle,
+            block_hashes,
+            database,
+        }
+    }
+}
+
+impl<D: DatabaseRef + ?Sized> DatabaseRef for StateView<'_, D> {
     type Error = D::Error;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {

@@ -119,16 +119,17 @@ impl Workers {
             .panic
             .take()
     }
-}
 
-/// Counts a worker out when it leaves the run, even by a panic.
-struct ExitGuard<'a>(&'a Workers);
+    fn note_panic(&self, panic: Box<dyn Any + Send>) {
+        let mut state = self.state.lock().expect("workers lock poisoned");
+        state.panic.get_or_insert(panic);
+    }
 
-impl Drop for ExitGuard<'_> {
-    fn drop(&mut self) {
-        let mut state = self.0.state.lock().expect("workers lock poisoned");
+    /// Counts a worker out of the run.
+    fn exit(&self) {
+        let mut state = self.state.lock().expect("workers lock poisoned");
         state.running -= 1;
-        self.0.exited.notify_all();
+        self.exited.notify_all();
     }
 }
 
@@ -189,25 +190,33 @@ where
         // reference is the only one, and dropping the stream can take the memory back.
         let weak = Arc::downgrade(&shared);
         pool.spawn_broadcast(move |context| {
-            let _exit = ExitGuard(&workers);
-            let Some(shared) = weak.upgrade() else {
-                return;
-            };
-            let work = std::panic::AssertUnwindSafe(|| {
-                let Shared {
-                    run,
-                    db,
-                    cfg,
-                    block,
-                    txs,
-                    busy_recipients,
-                } = &*shared;
-                run.work(context.index(), db, cfg, block, txs, busy_recipients);
-            });
-            if let Err(panic) = std::panic::catch_unwind(work) {
-                shared.run.cancel();
-                let mut state = workers.state.lock().expect("workers lock poisoned");
-                state.panic.get_or_insert(panic);
+            if let Some(shared) = weak.upgrade() {
+                let work = std::panic::AssertUnwindSafe(|| {
+                    let Shared {
+                        run,
+                        db,
+                        cfg,
+                        block,
+                        txs,
+                        busy_recipients,
+                    } = &*shared;
+                    run.work(context.index(), db, cfg, block, txs, busy_recipients);
+                });
+                if let Err(panic) = std::panic::catch_unwind(work) {
+                    shared.run.cancel();
+                    workers.note_panic(panic);
+                }
+                let consumer = shared.run.consumer.thread();
+                // Out of the run before counting out, so that the last one out leaves the
+                // stream the only owner.
+                drop(shared);
+                workers.exit();
+                // The consumer may be waiting for a transaction no worker will execute now.
+                if let Some(consumer) = consumer {
+                    consumer.unpark();
+                }
+            } else {
+                workers.exit();
             }
         });
         stream.shared = Some(shared);
@@ -315,6 +324,9 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
             if run.try_commit(tx) {
                 return true;
             }
+            if rounds == SPIN_ROUNDS {
+                run.consumer.wait_for(tx);
+            }
             if self.workers.all_exited() {
                 if let Some(panic) = self.workers.take_panic() {
                     std::panic::resume_unwind(panic);
@@ -418,15 +430,19 @@ impl<DB: DatabaseRef> Drop for BlockStream<'_, DB> {
     }
 }
 
-/// Waits for the workers: spinning first, then yielding, then sleeping, so that a consumer
-/// waiting on a long transaction leaves the cores to the workers.
+/// Checks the consumer makes by spinning before it parks.
+const SPIN_ROUNDS: u32 = 64;
+
+/// Waits for the workers: spinning first (a cheap transaction is often final within a
+/// microsecond or two), then parked until the awaited transaction finishes executing or a
+/// worker leaves the run, so that a consumer waiting on a long transaction leaves the cores
+/// to the workers. The timeout only bounds a wake-up lost to a transaction that became
+/// final by a validation rather than an execution.
 fn wait_a_little(rounds: u32) {
-    if rounds < 32 {
+    if rounds <= SPIN_ROUNDS {
         std::hint::spin_loop();
-    } else if rounds < 96 {
-        std::thread::yield_now();
     } else {
-        std::thread::sleep(Duration::from_micros(20));
+        std::thread::park_timeout(Duration::from_micros(200));
     }
 }
 

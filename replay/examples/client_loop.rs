@@ -3,8 +3,14 @@
 //! and the resulting state root is checked against the block header.
 //!
 //! ```text
-//! cargo run --release -p parallax-replay --example client_loop -- [--always-parallel] [FIXTURE] [TEST]
+//! cargo run --release -p parallax-replay --example client_loop -- [--always-parallel] [--drive block|streaming] [FIXTURE] [TEST]
 //! ```
+//!
+//! By default the executor is driven as reth's engine tree drives it: the block's
+//! transactions go into the execution context, then pre-execution changes,
+//! `execute_transaction` per transaction (reading `receipts().last()` after each), and
+//! `finish`. `--drive block` hands the block over with `execute_block` instead. Each line
+//! says which path ran and when the first and the last receipt were there.
 //!
 //! FIXTURE is a BlockchainTest JSON file or a `.tar.zst` archive of them (default: the v13.3
 //! archive in ../shared/fixtures) and TEST names the chain to import (default:
@@ -28,7 +34,7 @@ use alloy_evm::{
 use alloy_hardforks::{EthereumChainHardforks, EthereumHardfork, EthereumHardforks, ForkCondition};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
-use parallax_adapters::ParallaxBlockExecutorFactory;
+use parallax_adapters::{ParallaxBlockExecutorFactory, ParallaxExecutionCtx, StreamedBlock};
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use parallax_replay::{CompleteAccount, complete_state_root};
 use revm::{
@@ -41,7 +47,7 @@ use revm::{
     primitives::KECCAK_EMPTY,
     state::AccountInfo,
 };
-use std::{borrow::Cow, error::Error, io::Read, path::Path, sync::Arc};
+use std::{borrow::Cow, error::Error, io::Read, path::Path, sync::Arc, time::Instant};
 
 /// The client's database: its own state, shared with the executor while a block runs.
 type ChainDb = CacheDB<EmptyDB>;
@@ -52,6 +58,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         ExecutionPolicy::AlwaysParallel
     } else {
         ExecutionPolicy::Auto
+    };
+    let streaming = match args.next_if(|arg| arg == "--drive") {
+        None => true,
+        Some(_) => match args.next().as_deref() {
+            Some("streaming") => true,
+            Some("block") => false,
+            other => return Err(format!("--drive takes block or streaming, not {other:?}").into()),
+        },
     };
     let fixture = args.next().unwrap_or_else(|| {
         "../shared/fixtures/consensus/ethereum-tests-v13.3-ValidBlocks.tar.zst".into()
@@ -109,16 +123,47 @@ fn main() -> Result<(), Box<dyn Error>> {
             tx_count_hint: Some(transactions.len()),
             slot_number: None,
         };
-        let executor = factory.create_executor(evm, ctx);
-        // The executor hands the block to the engine, which runs it in parallel unless the
-        // block is too small, or too much of one dependency chain, to gain from threads.
         let tx_envs: Vec<TxEnv> = transactions
             .iter()
             .map(|tx| TxEnv::from_recovered_tx(tx.inner(), tx.signer()))
             .collect();
-        let parallel = executor.runs_parallel() && factory.engine().runs_parallel(&tx_envs);
-        let path = if parallel { "parallel" } else { "sequential" };
-        let result = executor.execute_block(transactions.iter())?;
+        let start = Instant::now();
+        let (result, path, first_receipt) = if streaming {
+            // Where the client builds the context for a block (reth: `context_for_block`),
+            // it hands over the transactions and a second handle on the pre-state.
+            let streamed = StreamedBlock::new(tx_envs, Arc::clone(&db));
+            let mut executor =
+                factory.create_executor(evm, ParallaxExecutionCtx::streaming(ctx, streamed));
+            executor.apply_pre_execution_changes()?;
+            let mut first_receipt = None;
+            for tx in &transactions {
+                executor.execute_transaction(tx)?;
+                // reth streams each receipt to its receipt-root task here.
+                let _receipt = executor.receipts().last().ok_or("no receipt")?;
+                first_receipt.get_or_insert_with(|| start.elapsed());
+            }
+            let from_workers = executor.transactions_from_workers();
+            let path = match from_workers {
+                0 => "sequential".to_owned(),
+                n if n == transactions.len() => "parallel".to_owned(),
+                n => format!("mixed ({n} of {} from the workers)", transactions.len()),
+            };
+            let (_, result) = executor.finish()?;
+            (result, path, first_receipt)
+        } else {
+            let executor = factory.create_executor(evm, ctx.into());
+            // The executor hands the block to the engine, which runs it in parallel unless
+            // the block is too small, or too much of one dependency chain, to gain from
+            // threads.
+            let parallel = executor.runs_parallel() && factory.engine().runs_parallel(&tx_envs);
+            let path = if parallel { "parallel" } else { "sequential" };
+            (
+                executor.execute_block(transactions.iter())?,
+                path.to_owned(),
+                None,
+            )
+        };
+        let last_receipt = start.elapsed();
         if result.gas_used != block.header.gas_used {
             return Err(format!(
                 "block {}: gas used {} but the header has {}",
@@ -136,11 +181,16 @@ fn main() -> Result<(), Box<dyn Error>> {
             &bundle,
         );
         check_state_root(&db, block.header.state_root, block.header.number)?;
+        let first = first_receipt.map_or_else(
+            || "-".to_owned(),
+            |first| format!("{:.0} us", first.as_secs_f64() * 1e6),
+        );
         println!(
-            "block {:>3}: {:>2} txs, {:>8} gas, {path}, state root ok",
+            "block {:>3}: {:>2} txs, {:>8} gas, {path}, first receipt {first}, last {:.0} us, state root ok",
             block.header.number,
             transactions.len(),
-            result.gas_used
+            result.gas_used,
+            last_receipt.as_secs_f64() * 1e6
         );
         head = block.header;
     }

@@ -1,8 +1,11 @@
-//! Executing a recorded block the way a client does, twice: with alloy-evm's stock
-//! executor (sequential revm) and with the Parallax executor, both through revm's `State`.
+//! Executing a recorded block the way a client does, with alloy-evm's stock executor
+//! (sequential revm) and with the Parallax executor, both through revm's `State`, driven
+//! either with `execute_block` or transaction by transaction as reth's engine tree drives
+//! an executor (pre-execution changes, `execute_transaction` with `receipts().last()` after
+//! each call, `finish`, then `merge_transitions` and `take_bundle`).
 
 use crate::{recorded_block::ReplayBlock, state::pre_state::PreState};
-use alloy_consensus::ReceiptEnvelope;
+use alloy_consensus::{ReceiptEnvelope, TxEnvelope, transaction::Recovered};
 use alloy_evm::{
     EvmFactory,
     block::{BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockExecutorFactory},
@@ -11,7 +14,7 @@ use alloy_evm::{
         receipt_builder::AlloyReceiptBuilder, spec::EthSpec,
     },
 };
-use parallax_adapters::ParallaxBlockExecutorFactory;
+use parallax_adapters::{ParallaxBlockExecutorFactory, ParallaxExecutionCtx, StreamedBlock};
 use parallax_engine::ParallelExecutor;
 use revm::{
     database::{BundleState, State, WrapDatabaseRef, states::bundle_state::BundleRetention},
@@ -36,8 +39,35 @@ pub struct Execution {
     pub bundle: BundleState,
     /// Every state change committed, in order: system calls, each transaction, post-block.
     pub commits: Vec<EvmState>,
-    /// Wall time of `execute_block`.
+    /// Wall time of executing the block: `execute_block`, or everything from the
+    /// pre-execution changes to `finish`.
     pub elapsed: Duration,
+    /// Driven transaction by transaction: what `receipts().last()` gave after each call, and
+    /// when the first of them was there.
+    pub streamed: Option<StreamedReceipts>,
+}
+
+/// The receipts a streaming client saw.
+#[derive(Debug)]
+pub struct StreamedReceipts {
+    /// `receipts().last()` after each `execute_transaction`.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// From the start of the block (before its pre-execution changes) to the first receipt.
+    pub first_receipt: Option<Duration>,
+    /// How many transactions' results came from the engine's parallel run (the rest ran one
+    /// at a time).
+    pub from_workers: usize,
+}
+
+/// How a client hands a block to an executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drive {
+    /// `execute_block` with every transaction.
+    Block,
+    /// Pre-execution changes, `execute_transaction` per transaction, `finish`: what reth's
+    /// engine tree does to validate a block. The Parallax executor gets the block's
+    /// transactions in its context beforehand.
+    Streaming,
 }
 
 /// The two executors, built once and reused for every block.
@@ -73,6 +103,69 @@ impl Executors {
         self.parallax.engine().threads().get()
     }
 
+    /// Runs `block` with alloy-evm's stock executor, driven the given way.
+    pub fn stock(
+        &self,
+        block: &ReplayBlock,
+        drive: Drive,
+    ) -> Result<Execution, BlockExecutionError> {
+        match drive {
+            Drive::Block => self.sequential(block),
+            Drive::Streaming => {
+                let (mut state, commits) = new_state(block);
+                let evm = self
+                    .stock
+                    .evm_factory()
+                    .create_evm(&mut state, block.evm_env());
+                let start = Instant::now();
+                let executor = self.stock.create_executor(evm, execution_ctx(block));
+                let (result, streamed) = drive_streaming(executor, block, start, |_| 0)?;
+                let mut execution = collect(state, &commits, result, start.elapsed());
+                execution.streamed = Some(streamed);
+                Ok(execution)
+            }
+        }
+    }
+
+    /// Runs `block` with the Parallax executor driven the given way: with `execute_block` it
+    /// must take its parallel path; streamed, it gets the block's transactions in its
+    /// context and must start them on its workers (the engine's policy may still run the
+    /// block, or its tail, in order).
+    pub fn parallax(
+        &self,
+        block: &ReplayBlock,
+        drive: Drive,
+    ) -> Result<Execution, BlockExecutionError> {
+        match drive {
+            Drive::Block => self.parallel(block),
+            Drive::Streaming => {
+                let (mut state, commits) = new_state(block);
+                let evm = self
+                    .parallax
+                    .evm_factory()
+                    .create_evm(&mut state, block.evm_env());
+                let start = Instant::now();
+                let streamed = StreamedBlock::from_recovered(
+                    block.transactions.iter(),
+                    Arc::clone(&block.pre_state),
+                );
+                let ctx = ParallaxExecutionCtx::streaming(execution_ctx(block), streamed);
+                let executor = self.parallax.create_executor(evm, ctx);
+                if !executor.runs_parallel() {
+                    return Err(BlockExecutionError::msg(
+                        "the Parallax executor would not take its parallel path",
+                    ));
+                }
+                let (result, streamed) = drive_streaming(executor, block, start, |executor| {
+                    executor.transactions_from_workers()
+                })?;
+                let mut execution = collect(state, &commits, result, start.elapsed());
+                execution.streamed = Some(streamed);
+                Ok(execution)
+            }
+        }
+    }
+
     /// Runs `block` with alloy-evm's stock executor.
     pub fn sequential(&self, block: &ReplayBlock) -> Result<Execution, BlockExecutionError> {
         let (mut state, commits) = new_state(block);
@@ -93,7 +186,9 @@ impl Executors {
             .parallax
             .evm_factory()
             .create_evm(&mut state, block.evm_env());
-        let executor = self.parallax.create_executor(evm, execution_ctx(block));
+        let executor = self
+            .parallax
+            .create_executor(evm, execution_ctx(block).into());
         if !executor.runs_parallel() {
             return Err(BlockExecutionError::msg(
                 "the Parallax executor would not take its parallel path",
@@ -103,6 +198,40 @@ impl Executors {
         let result = executor.execute_block(block.transactions.iter())?;
         Ok(collect(state, &commits, result, start.elapsed()))
     }
+}
+
+/// Drives `executor` as reth's engine tree does: pre-execution changes, each transaction
+/// with `receipts().last()` after it, then `finish`.
+fn drive_streaming<Ex>(
+    mut executor: Ex,
+    block: &ReplayBlock,
+    start: Instant,
+    from_workers: impl FnOnce(&Ex) -> usize,
+) -> Result<(BlockExecutionResult<ReceiptEnvelope>, StreamedReceipts), BlockExecutionError>
+where
+    Ex: BlockExecutor<Receipt = ReceiptEnvelope>,
+    for<'t> &'t Recovered<TxEnvelope>: alloy_evm::block::ExecutableTx<Ex>,
+{
+    executor.apply_pre_execution_changes()?;
+    let mut receipts = Vec::with_capacity(block.transactions.len());
+    let mut first_receipt = None;
+    for tx in &block.transactions {
+        executor.execute_transaction(tx)?;
+        let receipt = executor
+            .receipts()
+            .last()
+            .ok_or_else(|| BlockExecutionError::msg("no receipt after a transaction"))?;
+        first_receipt.get_or_insert_with(|| start.elapsed());
+        receipts.push(receipt.clone());
+    }
+    let from_workers = from_workers(&executor);
+    let (_, result) = executor.finish()?;
+    let streamed = StreamedReceipts {
+        receipts,
+        first_receipt,
+        from_workers,
+    };
+    Ok((result, streamed))
 }
 
 type CommitLog = Arc<Mutex<Vec<EvmState>>>;
@@ -135,6 +264,7 @@ fn collect(
         bundle,
         commits,
         elapsed,
+        streamed: None,
     }
 }
 

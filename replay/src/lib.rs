@@ -48,7 +48,7 @@ pub use consensus::{
     fixture_files::{FixtureSource, SourceError, for_each_fixture_file},
     run_test::{Verdict, run_test},
 };
-pub use execution::{Execution, Executors, ReplayDb, execution_ctx};
+pub use execution::{Drive, Execution, Executors, ReplayDb, StreamedReceipts, execution_ctx};
 pub use explain::{ExplainError, Explainer, Explanation, PolicyDecision};
 pub use recorded_block::{ReplayBlock, SourceKind, UnusableBlock};
 pub use source::{

@@ -1,55 +1,24 @@
 //! Parallax behind alloy-evm's `BlockExecutorFactory` must be a drop-in replacement for the
-//! stock `EthBlockExecutor`: on every mainnet fixture block, the receipts, requests, gas used,
-//! every committed state change and the resulting `BundleState` (with reverts) must be equal,
-//! with the parallel path taken; and the streaming path must give the same result.
+//! stock `EthBlockExecutor`, however the client drives it. On every mainnet fixture block,
+//! with the parallel path forced, driven with `execute_block` and driven as reth's engine
+//! tree does (pre-execution changes, `execute_transaction` with `receipts().last()` after
+//! each, `finish`, `merge_transitions`, `take_bundle`), the receipts, requests, gas used,
+//! every call of the state hook on `State` and the resulting `BundleState` (with reverts)
+//! must equal the stock executor's driven the same way; streamed, every transaction's
+//! result must come from the engine's parallel run.
 
-use alloy_evm::{
-    EvmFactory,
-    block::{BlockExecutor, BlockExecutorFactory},
-};
-use parallax_adapters::ParallaxBlockExecutorFactory;
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use parallax_fixtures::fixture_or_skip;
 use parallax_replay::{
-    Execution, Executors, PrestateShared, ReplayBlock, ReplayDb, execution_ctx,
-    load_prestate_block, load_proof_file, load_witness_file, prestate_block_dirs,
+    Drive, Execution, Executors, PrestateShared, ReplayBlock, load_prestate_block, load_proof_file,
+    load_witness_file, prestate_block_dirs,
 };
-use revm::database::{BundleState, State, states::bundle_state::BundleRetention};
-use std::{io::Write, num::NonZeroUsize, path::Path, sync::Arc};
+use std::{io::Write, num::NonZeroUsize, path::Path};
 
 fn engine(threads: usize) -> ParallelExecutor {
     ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
         .unwrap()
         .with_policy(ExecutionPolicy::AlwaysParallel)
-}
-
-/// Drives the Parallax executor the streaming way: one transaction at a time, then `finish`.
-fn run_streaming(
-    block: &ReplayBlock,
-    factory: &ParallaxBlockExecutorFactory<ReplayDb>,
-) -> (
-    alloy_evm::block::BlockExecutionResult<alloy_consensus::ReceiptEnvelope>,
-    BundleState,
-) {
-    let mut state = State::builder()
-        .with_database_ref(Arc::clone(&block.pre_state))
-        .with_bundle_update()
-        .build();
-    let evm = factory
-        .evm_factory()
-        .create_evm(&mut state, block.evm_env());
-    let mut executor = factory.create_executor(evm, execution_ctx(block));
-    executor
-        .apply_pre_execution_changes()
-        .expect("pre-execution changes");
-    for tx in &block.transactions {
-        executor
-            .execute_transaction(tx)
-            .expect("transaction executes");
-    }
-    let (_, result) = executor.finish().expect("block finishes");
-    state.merge_transitions(BundleRetention::Reverts);
-    (result, state.take_bundle())
 }
 
 fn assert_equal(block: u64, threads: usize, ours: &Execution, stock: &Execution) {
@@ -83,48 +52,57 @@ fn assert_equal(block: u64, threads: usize, ours: &Execution, stock: &Execution)
     );
 }
 
-fn check_block(
-    block: &ReplayBlock,
-    all: &[Executors],
-    streaming: &ParallaxBlockExecutorFactory<ReplayDb>,
-) {
+fn check_block(block: &ReplayBlock, all: &[Executors]) {
     let number = block.number();
     let stock = all[0]
-        .sequential(block)
+        .stock(block, Drive::Block)
         .unwrap_or_else(|e| panic!("block {number}: stock executor failed: {e}"));
     assert_eq!(
         stock.result.gas_used, block.header.gas_used,
         "block {number}: stock gas differs from the header"
     );
+    let stock_streamed = all[0]
+        .stock(block, Drive::Streaming)
+        .unwrap_or_else(|e| panic!("block {number}: stock executor, streamed, failed: {e}"));
+    assert_equal(number, 1, &stock_streamed, &stock);
+    let stock_receipts = &stock_streamed.streamed.as_ref().expect("streamed").receipts;
     for executors in all {
-        let ours = executors
-            .parallel(block)
-            .unwrap_or_else(|e| panic!("block {number}: Parallax executor failed: {e}"));
-        assert_equal(number, executors.threads(), &ours, &stock);
+        let threads = executors.threads();
+        for drive in [Drive::Block, Drive::Streaming] {
+            let ours = executors.parallax(block, drive).unwrap_or_else(|e| {
+                panic!("block {number}: Parallax executor ({drive:?}) failed: {e}")
+            });
+            assert_equal(number, threads, &ours, &stock);
+            let Some(streamed) = &ours.streamed else {
+                continue;
+            };
+            assert_eq!(
+                &streamed.receipts, stock_receipts,
+                "block {number}: receipts().last() after each call at {threads} threads"
+            );
+            assert_eq!(
+                streamed.from_workers,
+                block.transactions.len(),
+                "block {number}: streamed results from the parallel run at {threads} threads"
+            );
+        }
     }
-    let (result, bundle) = run_streaming(block, streaming);
-    assert_eq!(result, stock.result, "block {number}: streaming result");
-    assert_eq!(
-        bundle, stock.bundle,
-        "block {number}: streaming bundle state"
-    );
 }
 
 #[test]
-fn parallax_executor_equals_stock_executor_on_every_mainnet_block() {
-    let test = "parallax_executor_equals_stock_executor_on_every_mainnet_block";
+fn parallax_executor_equals_stock_executor_on_every_mainnet_block_however_driven() {
+    let test = "parallax_executor_equals_stock_executor_on_every_mainnet_block_however_driven";
     let Some(dir) = fixture_or_skip(test, "mainnet") else {
         return;
     };
     let all = [Executors::new(engine(2)), Executors::new(engine(4))];
-    let streaming = ParallaxBlockExecutorFactory::mainnet(engine(2));
     let mut checked = Vec::new();
 
     let prestate = dir.join("prestate");
     let shared = PrestateShared::load(&prestate).expect("shared pre-state files load");
     for block_dir in prestate_block_dirs(&prestate).expect("block directories") {
         let block = load_prestate_block(&block_dir, &shared).unwrap_or_else(|e| panic!("{e}"));
-        check_block(&block, &all, &streaming);
+        check_block(&block, &all);
         checked.push(block.number());
     }
     for (kind, load) in [
@@ -138,7 +116,7 @@ fn parallax_executor_equals_stock_executor_on_every_mainnet_block() {
         files.sort();
         for file in files {
             let block = load(&file).unwrap_or_else(|e| panic!("{e}"));
-            check_block(&block, &all, &streaming);
+            check_block(&block, &all);
             checked.push(block.number());
         }
     }

@@ -15,9 +15,12 @@ use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
 };
-use std::sync::{
-    Mutex,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::Thread,
 };
 
 /// Shared state of one parallel block execution.
@@ -33,6 +36,52 @@ pub(crate) struct BlockRun<E> {
     pub(crate) executions: AtomicUsize,
     pub(crate) validations: AtomicUsize,
     pub(crate) dependency_waits: AtomicUsize,
+    /// A consumer taking results in order, parked until a transaction finishes executing.
+    pub(crate) consumer: Consumer,
+}
+
+/// The thread waiting for a transaction's result, if any (see [`BlockRun::try_commit`]).
+#[derive(Debug)]
+pub(crate) struct Consumer {
+    /// The transaction it waits for (`usize::MAX`: none).
+    waiting_for: AtomicUsize,
+    thread: Mutex<Option<Thread>>,
+}
+
+impl Consumer {
+    fn new() -> Self {
+        Self {
+            waiting_for: AtomicUsize::new(usize::MAX),
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// The current thread now waits for `tx`: it parks after this, and is woken when `tx`
+    /// finishes executing or a worker leaves the run.
+    pub(crate) fn wait_for(&self, tx: TxIdx) {
+        let mut thread = self.thread.lock().expect("consumer lock poisoned");
+        thread.get_or_insert_with(std::thread::current);
+        // Sequentially consistent with the worker's load after it marks `tx` executed:
+        // either the consumer's next check sees it executed, or the worker sees the wait.
+        self.waiting_for.store(tx, Ordering::SeqCst);
+    }
+
+    fn finished(&self, tx: TxIdx) {
+        if self.waiting_for.load(Ordering::SeqCst) == tx {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(thread) = &*self.thread.lock().expect("consumer lock poisoned") {
+            thread.unpark();
+        }
+    }
+
+    /// The consumer's thread, once it has waited.
+    pub(crate) fn thread(&self) -> Option<Thread> {
+        self.thread.lock().expect("consumer lock poisoned").clone()
+    }
 }
 
 impl<E> BlockRun<E> {
@@ -53,6 +102,7 @@ impl<E> BlockRun<E> {
             executions: AtomicUsize::new(0),
             validations: AtomicUsize::new(0),
             dependency_waits: AtomicUsize::new(0),
+            consumer: Consumer::new(),
         }
     }
 
@@ -148,7 +198,9 @@ impl<E> BlockRun<E> {
                         .expect("outcome lock poisoned") = Some(outcome);
                     let wrote_new_location =
                         self.memory.record(version, reads, writes, fee, payment);
-                    return self.scheduler.finish_execution(version, wrote_new_location);
+                    let next = self.scheduler.finish_execution(version, wrote_new_location);
+                    self.consumer.finished(version.tx);
+                    return next;
                 }
             }
         }

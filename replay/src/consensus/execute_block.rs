@@ -111,7 +111,7 @@ pub(super) fn execute_block(
                     spec.clone(),
                     Arc::clone(engine),
                 );
-            let block_executor = factory.create_executor(evm, ctx);
+            let block_executor = factory.create_executor(evm, ctx.into());
             if !block_executor.runs_parallel() {
                 return Err(Rejection::new(
                     Family::Result,

@@ -1,0 +1,132 @@
+//! What a client tells the executor about a block before executing it: alloy-evm's context,
+//! and, for the streaming path to run in parallel, the block's transactions and a handle on
+//! the pre-state that worker threads can read.
+
+use alloy_evm::{FromRecoveredTx, RecoveredTx, eth::EthBlockExecutionCtx};
+use revm::{DatabaseRef, context::TxEnv};
+use std::sync::Arc;
+
+/// The execution context of a [`ParallaxBlockExecutorFactory`](crate::ParallaxBlockExecutorFactory):
+/// alloy-evm's [`EthBlockExecutionCtx`], plus the block's transactions when the client has
+/// them before it executes the first (reth: in `ConfigureEvm::context_for_block`, which has
+/// the sealed block).
+///
+/// Without [`StreamedBlock`], `execute_transaction` runs one transaction at a time exactly
+/// like alloy-evm's `EthBlockExecutor`. With it, the first call starts the whole block on the
+/// engine's workers and each call returns its transaction's result as soon as it is final.
+#[derive(Debug)]
+pub struct ParallaxExecutionCtx<'a, E> {
+    /// alloy-evm's context: parent hash, beacon root, ommers, withdrawals, ...
+    pub eth: EthBlockExecutionCtx<'a>,
+    /// The block's transactions and the pre-state, for the streaming path.
+    pub streamed: Option<StreamedBlock<E>>,
+}
+
+impl<E> Clone for ParallaxExecutionCtx<'_, E> {
+    fn clone(&self) -> Self {
+        Self {
+            eth: self.eth.clone(),
+            streamed: self.streamed.clone(),
+        }
+    }
+}
+
+impl<'a, E> ParallaxExecutionCtx<'a, E> {
+    /// A context whose streaming path runs `streamed` in parallel.
+    pub const fn streaming(eth: EthBlockExecutionCtx<'a>, streamed: StreamedBlock<E>) -> Self {
+        Self {
+            eth,
+            streamed: Some(streamed),
+        }
+    }
+}
+
+impl<'a, E> From<EthBlockExecutionCtx<'a>> for ParallaxExecutionCtx<'a, E> {
+    fn from(eth: EthBlockExecutionCtx<'a>) -> Self {
+        Self {
+            eth,
+            streamed: None,
+        }
+    }
+}
+
+/// The pre-state as the engine's workers read it: any database all of them can read at once.
+/// [`PerWorkerDatabase`](crate::PerWorkerDatabase) makes one from handles that cannot be
+/// shared between threads.
+pub type SharedPrestate<E> = Arc<dyn DatabaseRef<Error = E> + Send + Sync>;
+
+/// A block known before its first transaction is executed: its transactions, in order, and
+/// a second handle on the pre-state under the executor's `State` (the same snapshot: the
+/// state after the parent block), for the engine's workers.
+///
+/// The executor checks every streamed transaction against this list; one that differs (or
+/// one past its end) makes it drop the parallel run and continue one transaction at a time
+/// from the exact state, with the same results.
+pub struct StreamedBlock<E> {
+    pub(crate) transactions: Arc<[TxEnv]>,
+    pub(crate) prestate: SharedPrestate<E>,
+}
+
+impl<E> Clone for StreamedBlock<E> {
+    fn clone(&self) -> Self {
+        Self {
+            transactions: Arc::clone(&self.transactions),
+            prestate: Arc::clone(&self.prestate),
+        }
+    }
+}
+
+impl<E> StreamedBlock<E> {
+    /// The block's transactions as revm environments, and the pre-state.
+    pub fn new(
+        transactions: impl IntoIterator<Item = TxEnv>,
+        prestate: impl DatabaseRef<Error = E> + Send + Sync + 'static,
+    ) -> Self {
+        Self::with_shared_prestate(transactions, Arc::new(prestate))
+    }
+
+    /// Like [`Self::new`], with a pre-state already behind an `Arc`.
+    pub fn with_shared_prestate(
+        transactions: impl IntoIterator<Item = TxEnv>,
+        prestate: SharedPrestate<E>,
+    ) -> Self {
+        Self {
+            transactions: transactions.into_iter().collect(),
+            prestate,
+        }
+    }
+
+    /// The block's recovered transactions (what `execute_transaction` will be given), and
+    /// the pre-state.
+    pub fn from_recovered<Tx, T>(
+        transactions: impl IntoIterator<Item = T>,
+        prestate: impl DatabaseRef<Error = E> + Send + Sync + 'static,
+    ) -> Self
+    where
+        T: RecoveredTx<Tx>,
+        TxEnv: FromRecoveredTx<Tx>,
+    {
+        let transactions = transactions
+            .into_iter()
+            .map(|tx| TxEnv::from_recovered_tx(tx.tx(), *tx.signer()));
+        Self::new(transactions, prestate)
+    }
+
+    /// Number of transactions.
+    pub fn len(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// Whether the block has no transactions.
+    pub fn is_empty(&self) -> bool {
+        self.transactions.is_empty()
+    }
+}
+
+impl<E> std::fmt::Debug for StreamedBlock<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamedBlock")
+            .field("transactions", &self.transactions.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -21,7 +21,8 @@ pub(crate) enum Streaming<'a, E: DBErrorMarker> {
     Ready(StreamedBlock<E>),
     /// The block runs on the workers.
     Running {
-        stream: BlockStream<'a, StateSnapshot<E>>,
+        /// Boxed: the stream's bookkeeping is large beside the other states.
+        stream: Box<BlockStream<'a, StateSnapshot<E>>>,
         transactions: std::sync::Arc<[TxEnv]>,
         /// An output was handed out and not yet committed.
         uncommitted: bool,
@@ -70,7 +71,7 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
             std::sync::Arc::clone(&transactions),
         );
         *self = Self::Running {
-            stream,
+            stream: Box::new(stream),
             transactions,
             uncommitted: false,
         };
@@ -91,7 +92,7 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
             *self = Self::Off;
             return Next::Sequential;
         }
-        match stream.next() {
+        match stream.next_output() {
             Streamed::Output(output) => {
                 *uncommitted = true;
                 Next::Output(output)

@@ -16,7 +16,7 @@ use crate::{
     location::TxIdx,
     output::{ExecutionStats, TxOutput},
 };
-use alloy_primitives::{Address, map::HashMap};
+use alloy_primitives::Address;
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -24,11 +24,12 @@ use revm::{
 };
 use std::{
     any::Any,
+    collections::{HashMap, hash_map::Entry},
     sync::{Arc, Condvar, Mutex, atomic::Ordering},
     time::Duration,
 };
 
-/// What [`BlockStream::next`] hands out.
+/// What [`BlockStream::next_output`] hands out.
 #[derive(Debug)]
 pub enum Streamed<E> {
     /// The next transaction's final output, exactly what sequential revm gives for it.
@@ -227,7 +228,7 @@ where
 impl<DB: DatabaseRef> BlockStream<'_, DB> {
     /// The next transaction's output, waiting until it is final. A panic in a worker
     /// resumes here.
-    pub fn next(&mut self) -> Streamed<DB::Error> {
+    pub fn next_output(&mut self) -> Streamed<DB::Error> {
         match self.ended {
             Some(Ended::InOrderFrom(tx)) => return Streamed::InOrderFrom(tx),
             Some(Ended::End) => return Streamed::End,
@@ -348,27 +349,26 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
         address: Address,
         payer: TxIdx,
     ) -> Result<Option<Option<AccountInfo>>, ExecutionError<DB::Error>> {
-        if !self.recipients.contains_key(&address) {
-            let base = shared
-                .db
-                .basic_ref(address)
-                .map_err(|error| ExecutionError::Database {
-                    context: format!("reading the busy recipient {address}"),
-                    error,
-                })?;
-            let running = base.map(|info| AccountBasic {
-                balance: info.balance,
-                nonce: info.nonce,
-            });
-            self.recipients.insert(
-                address,
-                RecipientLedger {
+        let ledger = match self.recipients.entry(address) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let base =
+                    shared
+                        .db
+                        .basic_ref(address)
+                        .map_err(|error| ExecutionError::Database {
+                            context: format!("reading the busy recipient {address}"),
+                            error,
+                        })?;
+                entry.insert(RecipientLedger {
                     last_payer: None,
-                    running,
-                },
-            );
-        }
-        let ledger = self.recipients.get_mut(&address).expect("inserted above");
+                    running: base.map(|info| AccountBasic {
+                        balance: info.balance,
+                        nonce: info.nonce,
+                    }),
+                })
+            }
+        };
         let since = ledger.last_payer.map_or(0, |last| last + 1);
         match shared
             .run

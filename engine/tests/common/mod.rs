@@ -242,7 +242,7 @@ pub(crate) fn stream_on(executor: &ParallelExecutor, block: &TestBlock) -> TestR
     );
     let mut transactions = Vec::new();
     loop {
-        match stream.next() {
+        match stream.next_output() {
             Streamed::Output(output) => transactions.push(output),
             Streamed::Failed(error) => return Err(error),
             Streamed::End => break,

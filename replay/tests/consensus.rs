@@ -1,5 +1,6 @@
 //! The Ethereum consensus test suites: every archive passes through the parallel executor at
-//! 2 threads and at 1, and through stock sequential revm run by the same harness, with
+//! 2 threads (handed whole blocks, and driven transaction by transaction as reth's engine
+//! tree does) and at 1, and through stock sequential revm run by the same harness, with
 //! skips under 2%. And the harness itself fails when it should.
 
 mod support;
@@ -30,6 +31,7 @@ fn every_suite_passes_in_parallel_and_sequentially() {
         let mut counts = Vec::new();
         for mode in [
             &["--threads", "2"][..],
+            &["--threads", "2", "--drive", "streaming"],
             &["--threads", "1"],
             &["--sequential"],
         ] {
@@ -58,7 +60,7 @@ fn every_suite_passes_in_parallel_and_sequentially() {
         let (passed, skips) = counts[0];
         let _ = writeln!(
             std::io::stderr(),
-            "{archive}: {passed} passed, {skips} skipped, 0 failed (2 threads, 1 thread, sequential)"
+            "{archive}: {passed} passed, {skips} skipped, 0 failed (2 threads, 2 threads streamed, 1 thread, sequential)"
         );
         total += passed + skips;
         skipped += skips;

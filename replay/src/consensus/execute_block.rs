@@ -21,7 +21,7 @@ use alloy_evm::{
     },
 };
 use alloy_primitives::U256;
-use parallax_adapters::ParallaxBlockExecutorFactory;
+use parallax_adapters::{ParallaxBlockExecutorFactory, ParallaxExecutionCtx, StreamedBlock};
 use parallax_engine::ParallelExecutor;
 use revm::{
     Database, DatabaseCommit,
@@ -39,6 +39,11 @@ use std::{
 pub enum Executor {
     /// The Parallax executor, forced onto its parallel path for every block.
     Parallel(Arc<ParallelExecutor>),
+    /// The Parallax executor driven transaction by transaction as reth's engine tree drives
+    /// it (pre-execution changes, `execute_transaction` with `receipts().last()` after each,
+    /// `finish`), with the block's transactions in its context, forced onto its parallel
+    /// path.
+    ParallelStreaming(Arc<ParallelExecutor>),
     /// alloy-evm's stock executor: plain sequential revm.
     Sequential,
 }
@@ -104,21 +109,33 @@ pub(super) fn execute_block(
         slot_number: None,
     };
     let result = match executor {
-        Executor::Parallel(engine) => {
+        Executor::Parallel(engine) | Executor::ParallelStreaming(engine) => {
             let factory =
                 ParallaxBlockExecutorFactory::<WrapDatabaseRef<ChainDb>, _, _>::with_shared_engine(
                     AlloyReceiptBuilder::default(),
                     spec.clone(),
                     Arc::clone(engine),
                 );
-            let block_executor = factory.create_executor(evm, ctx.into());
+            let streaming = matches!(executor, Executor::ParallelStreaming(_));
+            let ctx = if streaming {
+                let streamed =
+                    StreamedBlock::from_recovered(transactions.iter(), parent_db.clone());
+                ParallaxExecutionCtx::streaming(ctx, streamed)
+            } else {
+                ctx.into()
+            };
+            let block_executor = factory.create_executor(evm, ctx);
             if !block_executor.runs_parallel() {
                 return Err(Rejection::new(
                     Family::Result,
                     "the Parallax executor would not take its parallel path",
                 ));
             }
-            block_executor.execute_block(transactions.iter())
+            if streaming {
+                drive_streaming(block_executor, transactions)
+            } else {
+                block_executor.execute_block(transactions.iter())
+            }
         }
         Executor::Sequential => {
             let factory = EthBlockExecutorFactory::new(
@@ -143,6 +160,26 @@ pub(super) fn execute_block(
         pre_transaction_commits,
         spec,
     })
+}
+
+/// Drives `executor` as reth's engine tree does; the first failing call ends the block.
+fn drive_streaming<Ex>(
+    mut executor: Ex,
+    transactions: &[Recovered<TxEnvelope>],
+) -> Result<BlockExecutionResult<ReceiptEnvelope>, BlockExecutionError>
+where
+    Ex: BlockExecutor<Receipt = ReceiptEnvelope>,
+    for<'t> &'t Recovered<TxEnvelope>: alloy_evm::block::ExecutableTx<Ex>,
+{
+    executor.apply_pre_execution_changes()?;
+    for tx in transactions {
+        executor.execute_transaction(tx)?;
+        if executor.receipts().last().is_none() {
+            return Err(BlockExecutionError::msg("no receipt after a transaction"));
+        }
+    }
+    let (_, result) = executor.finish()?;
+    Ok(result)
 }
 
 /// The DAO fork's irregular state change, applied before the block's transactions as the

@@ -32,6 +32,17 @@ pub(crate) struct BlockchainTestArgs {
     /// Only run tests whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
+    /// How the Parallax executor is driven: `block` hands it each block with
+    /// `execute_block`; `streaming` gives it the block's transactions in its context and
+    /// calls `execute_transaction` per transaction, as reth's engine tree does.
+    #[arg(long, value_enum, default_value = "block", conflicts_with = "sequential")]
+    drive: DriveArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DriveArg {
+    Block,
+    Streaming,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -74,9 +85,13 @@ pub(crate) fn run(args: BlockchainTestArgs) -> u8 {
     } else {
         let threads = crate::threads_or_all_cpus(args.threads);
         match ParallelExecutor::new(threads) {
-            Ok(engine) => Executor::Parallel(Arc::new(
-                engine.with_policy(ExecutionPolicy::AlwaysParallel),
-            )),
+            Ok(engine) => {
+                let engine = Arc::new(engine.with_policy(ExecutionPolicy::AlwaysParallel));
+                match args.drive {
+                    DriveArg::Block => Executor::Parallel(engine),
+                    DriveArg::Streaming => Executor::ParallelStreaming(engine),
+                }
+            }
             Err(error) => {
                 eprintln!("error: cannot start {threads} worker threads: {error}");
                 return exit::UNUSABLE;
@@ -194,6 +209,10 @@ fn record(
 fn print_summary(summary: &Summary, executor: &Executor) {
     let mode = match executor {
         Executor::Parallel(engine) => format!("parallel engine, {} threads", engine.threads()),
+        Executor::ParallelStreaming(engine) => format!(
+            "parallel engine, {} threads, driven transaction by transaction",
+            engine.threads()
+        ),
         Executor::Sequential => "stock sequential revm".to_owned(),
     };
     for (title, groups) in [("suite", &summary.by_suite), ("fork", &summary.by_fork)] {

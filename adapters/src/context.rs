@@ -2,7 +2,9 @@
 //! and, for the streaming path to run in parallel, the block's transactions and a handle on
 //! the pre-state that worker threads can read.
 
+use alloy_consensus::Transaction;
 use alloy_evm::{FromRecoveredTx, RecoveredTx, eth::EthBlockExecutionCtx};
+use parallax_engine::StreamTransactions;
 use revm::{DatabaseRef, context::TxEnv};
 use std::sync::Arc;
 
@@ -63,14 +65,40 @@ pub type SharedPrestate<E> = Arc<dyn DatabaseRef<Error = E> + Send + Sync>;
 /// one past its end) makes it drop the parallel run and continue one transaction at a time
 /// from the exact state, with the same results.
 pub struct StreamedBlock<E> {
-    pub(crate) transactions: Arc<[TxEnv]>,
+    pub(crate) transactions: Transactions,
+    /// The transactions' gas limits added up, for the policy's first look.
+    pub(crate) total_gas_limit: u64,
     pub(crate) prestate: SharedPrestate<E>,
+}
+
+/// The block's transactions as revm environments, or what converts them.
+#[derive(Clone)]
+pub(crate) enum Transactions {
+    Ready(Arc<[TxEnv]>),
+    /// Converted on a worker when the block starts.
+    Deferred {
+        len: usize,
+        convert: Arc<dyn Fn() -> Arc<[TxEnv]> + Send + Sync>,
+    },
+}
+
+impl From<Transactions> for StreamTransactions {
+    fn from(transactions: Transactions) -> Self {
+        match transactions {
+            Transactions::Ready(txs) => Self::Ready(txs),
+            Transactions::Deferred { len, convert } => Self::Deferred {
+                len,
+                convert: Box::new(move || convert()),
+            },
+        }
+    }
 }
 
 impl<E> Clone for StreamedBlock<E> {
     fn clone(&self) -> Self {
         Self {
-            transactions: Arc::clone(&self.transactions),
+            transactions: self.transactions.clone(),
+            total_gas_limit: self.total_gas_limit,
             prestate: Arc::clone(&self.prestate),
         }
     }
@@ -90,9 +118,42 @@ impl<E> StreamedBlock<E> {
         transactions: impl IntoIterator<Item = TxEnv>,
         prestate: SharedPrestate<E>,
     ) -> Self {
+        let transactions: Arc<[TxEnv]> = transactions.into_iter().collect();
         Self {
-            transactions: transactions.into_iter().collect(),
+            total_gas_limit: total_gas_limit(transactions.iter().map(|tx| tx.gas_limit)),
+            transactions: Transactions::Ready(transactions),
             prestate,
+        }
+    }
+
+    /// The block's recovered transactions, held by reference count (a client that keeps
+    /// its block behind an `Arc` hands it over for nothing), and the pre-state. They are
+    /// converted to revm's environments on a worker when the block starts, so that the
+    /// first receipt does not wait for that.
+    pub fn from_shared_recovered<Tx, T>(
+        transactions: Arc<[T]>,
+        prestate: impl DatabaseRef<Error = E> + Send + Sync + 'static,
+    ) -> Self
+    where
+        Tx: Transaction,
+        T: RecoveredTx<Tx> + Send + Sync + 'static,
+        TxEnv: FromRecoveredTx<Tx>,
+    {
+        let len = transactions.len();
+        let total_gas_limit = total_gas_limit(transactions.iter().map(|tx| tx.tx().gas_limit()));
+        let convert = move || {
+            transactions
+                .iter()
+                .map(|tx| TxEnv::from_recovered_tx(tx.tx(), *tx.signer()))
+                .collect()
+        };
+        Self {
+            transactions: Transactions::Deferred {
+                len,
+                convert: Arc::new(convert),
+            },
+            total_gas_limit,
+            prestate: Arc::new(prestate),
         }
     }
 
@@ -114,19 +175,26 @@ impl<E> StreamedBlock<E> {
 
     /// Number of transactions.
     pub fn len(&self) -> usize {
-        self.transactions.len()
+        match &self.transactions {
+            Transactions::Ready(txs) => txs.len(),
+            Transactions::Deferred { len, .. } => *len,
+        }
     }
 
     /// Whether the block has no transactions.
     pub fn is_empty(&self) -> bool {
-        self.transactions.is_empty()
+        self.len() == 0
     }
+}
+
+fn total_gas_limit(limits: impl Iterator<Item = u64>) -> u64 {
+    limits.fold(0, u64::saturating_add)
 }
 
 impl<E> std::fmt::Debug for StreamedBlock<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamedBlock")
-            .field("transactions", &self.transactions.len())
+            .field("transactions", &self.len())
             .finish_non_exhaustive()
     }
 }

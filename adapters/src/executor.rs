@@ -35,8 +35,9 @@ use revm::{
 };
 
 /// Runs a block's transactions with the engine over a `State` whose database all workers
-/// can read at once. Built only where `D: Sync` is known (the factory's constructors), and
-/// kept as a plain function so that the executor, generic over any `D`, can call it.
+/// can read at once; `None` when the engine's policy runs them sequentially. Built only
+/// where `D: Sync` is known (the factory's constructors), and kept as a plain function so
+/// that the executor, generic over any `D`, can call it.
 pub(crate) type SharedStateRun<D> =
     fn(
         &State<D>,
@@ -44,7 +45,7 @@ pub(crate) type SharedStateRun<D> =
         &CfgEnv,
         &BlockEnv,
         &[TxEnv],
-    ) -> Result<BlockOutput, ExecutionError<<D as DatabaseRef>::Error>>;
+    ) -> Option<Result<BlockOutput, ExecutionError<<D as DatabaseRef>::Error>>>;
 
 /// The [`SharedStateRun`] for a `D` that is `Sync`.
 pub(crate) fn run_on_shared_state<D>(
@@ -53,13 +54,13 @@ pub(crate) fn run_on_shared_state<D>(
     cfg: &CfgEnv,
     block: &BlockEnv,
     txs: &[TxEnv],
-) -> Result<BlockOutput, ExecutionError<D::Error>>
+) -> Option<Result<BlockOutput, ExecutionError<D::Error>>>
 where
     D: DatabaseRef + Sync,
     D::Error: Send,
 {
     let view = crate::StateView::new(state).expect("checked by runs_parallel");
-    engine.execute(&view, cfg, block, txs)
+    engine.execute_if_parallel(&view, cfg, block, txs)
 }
 
 /// A block executor that runs a block's transactions in parallel.
@@ -208,7 +209,7 @@ where
                 Ok(tx_result(output, recovered.tx()))
             }
             Next::Failed(error) => Err(block_error(error, |_| recovered.tx().trie_hash())),
-            Next::Sequential => self
+            Next::Sequential | Next::HereMeanwhile => self
                 .inner
                 .execute_transaction_without_commit((tx_env, recovered)),
         }
@@ -281,14 +282,20 @@ where
 {
     /// Starts the streaming run when the list is known and it has not started.
     fn start_streaming(&mut self) {
+        if !matches!(self.streaming, Streaming::Ready(_)) {
+            return;
+        }
         let evm = &self.inner.evm;
         let state = parallel_state::<DB, I, D>(evm);
         self.streaming
             .start(self.engine, state, evm.cfg_env(), evm.block());
     }
 
-    /// Runs `txs` with the engine when the workers can read the pre-state: through the
-    /// `State` when `D` is `Sync`, or through the streamed block's pre-state.
+    /// Runs `txs` with the engine when the workers can read the pre-state (through the
+    /// `State` when `D` is `Sync`, or through the streamed block's pre-state) and its policy
+    /// gives them the parallel path. Otherwise `None`: the stock executor runs them, on the
+    /// `State` directly, which costs less than running them in the engine and committing
+    /// its outputs.
     fn run_whole_block(
         &self,
         streamed: Option<StreamedBlock<D::Error>>,
@@ -298,10 +305,10 @@ where
         let state = parallel_state::<DB, I, D>(evm)?;
         let (cfg, block) = (evm.cfg_env(), evm.block());
         if let Some(run) = self.shared_state_run {
-            return Some(run(state, self.engine, cfg, block, txs));
+            return run(state, self.engine, cfg, block, txs);
         }
         let snapshot = StateSnapshot::of(state, streamed?.prestate)?;
-        Some(self.engine.execute(&snapshot, cfg, block, txs))
+        self.engine.execute_if_parallel(&snapshot, cfg, block, txs)
     }
 }
 

@@ -6,7 +6,9 @@
 //! run; the executor goes on one transaction at a time from the exact state.
 
 use crate::{context::StreamedBlock, snapshot::StateSnapshot};
-use parallax_engine::{BlockStream, ExecutionError, ParallelExecutor, Streamed, TxOutput};
+use parallax_engine::{
+    BlockStream, ExecutionError, ExecutionPolicy, ParallelExecutor, Streamed, TxOutput,
+};
 use revm::{
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
@@ -23,7 +25,15 @@ pub(crate) enum Streaming<'a, E: DBErrorMarker> {
     Running {
         /// Boxed: the stream's bookkeeping is large beside the other states.
         stream: Box<BlockStream<'a, StateSnapshot<E>>>,
-        transactions: std::sync::Arc<[TxEnv]>,
+        /// What the client ran itself while the block was being planned, to check against
+        /// the list once it is converted.
+        ran_here: Vec<TxEnv>,
+        /// Transactions the client has committed.
+        position: usize,
+        /// Whether the client's thread runs transactions itself while the block is being
+        /// planned (under the default policy; a forced parallel path takes every result
+        /// from the run).
+        meanwhile: bool,
         /// An output was handed out and not yet committed.
         uncommitted: bool,
     },
@@ -35,8 +45,10 @@ pub(crate) enum Next<E> {
     Output(TxOutput),
     /// The block fails here, as it does sequentially.
     Failed(ExecutionError<E>),
-    /// Execute it one at a time.
+    /// Execute it one at a time: the run is gone.
     Sequential,
+    /// Execute it here while the block is being planned; the run goes on.
+    HereMeanwhile,
 }
 
 impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
@@ -59,20 +71,24 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
         let Self::Ready(streamed) = std::mem::replace(self, Self::Off) else {
             unreachable!("checked above")
         };
+        // A block the policy runs sequentially by its size alone runs on the stock path
+        // from the start, without copying the state or converting the transactions.
+        if engine
+            .sequential_by_size(streamed.len(), streamed.total_gas_limit)
+            .is_some()
+        {
+            return;
+        }
         let Some(snapshot) = state.and_then(|state| StateSnapshot::of(state, streamed.prestate))
         else {
             return;
         };
-        let transactions = streamed.transactions;
-        let stream = engine.stream(
-            snapshot,
-            cfg.clone(),
-            block.clone(),
-            std::sync::Arc::clone(&transactions),
-        );
+        let stream = engine.stream(snapshot, cfg.clone(), block.clone(), streamed.transactions);
         *self = Self::Running {
             stream: Box::new(stream),
-            transactions,
+            ran_here: Vec::new(),
+            position: 0,
+            meanwhile: engine.policy() == ExecutionPolicy::Auto,
             uncommitted: false,
         };
     }
@@ -81,16 +97,43 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
     pub(crate) fn next(&mut self, tx: &TxEnv) -> Next<E> {
         let Self::Running {
             stream,
-            transactions,
+            ran_here,
+            position,
+            meanwhile,
             uncommitted,
         } = self
         else {
             return Next::Sequential;
         };
-        let index = stream.streamed();
-        if *uncommitted || transactions.get(index) != Some(tx) {
+        if *uncommitted {
             *self = Self::Off;
             return Next::Sequential;
+        }
+        // While the block is being planned (about a millisecond for a gigagas block), the
+        // client's thread runs the transactions itself, so the first receipt does not wait
+        // for the plan; the workers then catch up from the first transaction, and the
+        // outputs of those run here are dropped.
+        if *meanwhile && stream.is_planning() {
+            ran_here.push(tx.clone());
+            *uncommitted = true;
+            return Next::HereMeanwhile;
+        }
+        stream.wait_until_planned();
+        let Some(list) = stream.transactions() else {
+            *self = Self::Off;
+            return Next::Sequential;
+        };
+        let ran_as_listed = list.get(..ran_here.len()) == Some(&ran_here[..]);
+        if !ran_as_listed || list.get(*position) != Some(tx) {
+            *self = Self::Off;
+            return Next::Sequential;
+        }
+        ran_here.clear();
+        while stream.streamed() < *position {
+            if !matches!(stream.next_output(), Streamed::Output(_)) {
+                *self = Self::Off;
+                return Next::Sequential;
+            }
         }
         match stream.next_output() {
             Streamed::Output(output) => {
@@ -110,7 +153,13 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
 
     /// The client committed the output it was handed.
     pub(crate) fn committed(&mut self) {
-        if let Self::Running { uncommitted, .. } = self {
+        if let Self::Running {
+            position,
+            uncommitted,
+            ..
+        } = self
+        {
+            *position += 1;
             *uncommitted = false;
         }
     }

@@ -124,9 +124,13 @@ fn eth_ctx() -> EthBlockExecutionCtx<'static> {
 }
 
 fn engine(threads: usize) -> ParallelExecutor {
+    engine_with(threads, ExecutionPolicy::AlwaysParallel)
+}
+
+fn engine_with(threads: usize, policy: ExecutionPolicy) -> ParallelExecutor {
     ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
         .unwrap()
-        .with_policy(ExecutionPolicy::AlwaysParallel)
+        .with_policy(policy)
 }
 
 /// What a client observed driving an executor.
@@ -221,8 +225,17 @@ fn stock(db: &Arc<Db>, calls: &[Call]) -> Observed {
 /// The Parallax executor given `list` in its context, driven by `calls`; also returns how
 /// many results came from the parallel run.
 fn parallax(db: &Arc<Db>, list: &[Tx], calls: &[Call], threads: usize) -> (Observed, usize) {
-    let factory =
-        ParallaxBlockExecutorFactory::<WrapDatabaseRef<Arc<Db>>>::mainnet(engine(threads));
+    parallax_with(db, list, calls, engine(threads))
+}
+
+/// [`parallax`] on `engine`.
+fn parallax_with(
+    db: &Arc<Db>,
+    list: &[Tx],
+    calls: &[Call],
+    engine: ParallelExecutor,
+) -> (Observed, usize) {
+    let factory = ParallaxBlockExecutorFactory::<WrapDatabaseRef<Arc<Db>>>::mainnet(engine);
     let (mut state, hook_calls) = new_state(Arc::clone(db));
     let evm = factory.evm_factory().create_evm(&mut state, env());
     let streamed = StreamedBlock::from_recovered(list.iter(), Arc::clone(db));
@@ -254,6 +267,34 @@ fn streamed_in_order_equals_the_stock_executor_and_runs_on_the_workers() {
                 txs.len(),
                 "{threads} threads: all from the run"
             );
+        }
+    }
+}
+
+#[test]
+fn under_the_default_policy_results_stay_equal_whoever_runs_the_first_transactions() {
+    // Under the default policy the client's thread runs transactions itself while the
+    // block is being planned, and the workers take over after: where the hand-over falls
+    // depends on timing, the results must not.
+    let db = pre_state();
+    let txs = block_transactions();
+    let mut calls = executes(&txs[..9]);
+    calls.push(Call::Execute(transfer(
+        22,
+        0,
+        Address::with_last_byte(0x99),
+        5,
+    )));
+    calls.extend(executes(&txs[9..]));
+    for calls in [executes(&txs), calls] {
+        let expected = stock(&db, &calls);
+        for threads in [2, 4] {
+            for _ in 0..20 {
+                let engine = engine_with(threads, ExecutionPolicy::Auto);
+                let (observed, from_workers) = parallax_with(&db, &txs, &calls, engine);
+                assert_eq!(observed, expected, "{threads} threads");
+                assert!(from_workers <= txs.len());
+            }
         }
     }
 }

@@ -106,7 +106,7 @@ fn ratio(numerator: Option<Duration>, denominator: Option<Duration>) -> f64 {
     }
 }
 
-fn round3(value: f64) -> f64 {
+pub(crate) fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 

@@ -5,7 +5,6 @@ use crate::{
     assemble::{Unassembled, order},
     blockstm::{
         BlockRun, MvMemory,
-        speculation::{SpeculationMonitor, StopRule},
         versioned_db::{VersionedDb, VersionedDbError},
     },
     chain::{
@@ -15,157 +14,16 @@ use crate::{
     error::{ExecutionError, TxFailure},
     location::TxIdx,
     output::{BlockOutput, ExecutionStats, TxOutput},
+    policy::{ExecutionPolicy, Plan, Planner, SequentialBecause},
     sequential::{continue_in_order, execute_sequential, run_in_order},
-    stream::BlockStream,
+    stream::{BlockStream, Spares, StreamTransactions},
 };
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
 };
-use std::{
-    num::NonZeroUsize,
-    sync::{Arc, Mutex},
-};
-
-/// Blocks with fewer transactions than this run sequentially under [`ExecutionPolicy::Auto`]:
-/// with so little work, starting the workers costs more than it saves.
-pub const MIN_PARALLEL_TXS: usize = 4;
-
-/// Blocks whose transactions' gas limits add up to less than this run sequentially under
-/// [`ExecutionPolicy::Auto`]: waking the workers and assembling the output cost about
-/// 100 µs, as much as such a block takes to execute (on the recorded mainnet blocks, most
-/// blocks below this ran slower in parallel at 2 threads; see BENCHMARKS.md).
-pub const MIN_PARALLEL_GAS: u64 = 8_000_000;
-
-/// Blocks whose known dependencies (chains of transactions from one sender, or sent by an
-/// account an earlier transaction paid) leave less parallelism than this run sequentially
-/// under [`ExecutionPolicy::Auto`]. Parallelism is the block's total gas limit over that of
-/// its heaviest chain. On the recorded mainnet blocks every block below 1.5 ran slower in
-/// parallel than sequentially at 2 threads (see BENCHMARKS.md).
-pub const MIN_PARALLELISM: f64 = 1.5;
-
-/// Blocks whose transactions' mean gas limit is below this (plain transfers) run
-/// sequentially under [`ExecutionPolicy::Auto`] on fewer than [`CHEAP_TXS_MIN_THREADS`]
-/// threads: the engine's bookkeeping costs about as much as such a transaction (1.8x
-/// sequential's time at one thread on gigagas blocks of transfers), which two threads do not
-/// make up for (0.76-0.92x at 2 threads; see BENCHMARKS.md).
-pub const CHEAP_TX_GAS: u64 = 30_000;
-
-/// From this many threads on, blocks of cheap transactions run in parallel under
-/// [`ExecutionPolicy::Auto`]: the 1.8x cost of the bookkeeping is then outweighed.
-pub const CHEAP_TXS_MIN_THREADS: usize = 4;
-
-/// Under [`ExecutionPolicy::Auto`], a parallel run stops speculating when a window of
-/// consecutive transactions shows less parallelism than this in the dependencies found while
-/// it runs (its gas over the gas of its heaviest chain of reads of earlier writes), and the
-/// rest of the block runs in order.
-pub const MIN_RUNTIME_PARALLELISM: f64 = 1.75;
-
-/// When to use the parallel path.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ExecutionPolicy {
-    /// Decide per block, before and while it runs: sequential for one thread, fewer than
-    /// [`MIN_PARALLEL_TXS`] transactions, less than [`MIN_PARALLEL_GAS`] of gas limit,
-    /// known dependencies leaving less than [`MIN_PARALLELISM`], or cheap transactions
-    /// ([`CHEAP_TX_GAS`]) on few threads; otherwise Block-STM, which switches to running the
-    /// rest of the block in order when the dependencies it finds leave less than
-    /// [`MIN_RUNTIME_PARALLELISM`].
-    #[default]
-    Auto,
-    /// Always run Block-STM to the end, even for one transaction or one thread (for
-    /// testing and for measuring it).
-    AlwaysParallel,
-    /// Always run plain sequential revm.
-    AlwaysSequential,
-    /// Run Block-STM until this many executions have finished, then the rest of the block in
-    /// order from the validated prefix: the switch [`Self::Auto`] makes when speculation stops
-    /// paying, at a chosen point (for testing it).
-    SwitchToInOrderAfter(usize),
-}
-
-/// What a policy decides for a block before it runs.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Plan {
-    /// Plain sequential revm, for this reason.
-    Sequential(SequentialBecause),
-    /// Block-STM.
-    Parallel {
-        /// Total gas limit over that of the heaviest known chain (same sender, or sent by
-        /// an account an earlier transaction paid).
-        known_parallelism: f64,
-        /// Whether the run may stop speculating and finish in order.
-        watched: bool,
-    },
-}
-
-/// Why a block runs sequentially.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum SequentialBecause {
-    /// The policy says so.
-    Policy,
-    /// One thread has nothing to share.
-    OneThread,
-    /// Fewer transactions than [`MIN_PARALLEL_TXS`].
-    FewTransactions(usize),
-    /// Less total gas limit than [`MIN_PARALLEL_GAS`].
-    LittleGas(u64),
-    /// Known dependency chains leave less than [`MIN_PARALLELISM`].
-    KnownChains(f64),
-    /// A mean gas limit per transaction below [`CHEAP_TX_GAS`] on few threads.
-    CheapTransactions(u64),
-}
-
-impl Plan {
-    /// Whether Block-STM runs.
-    pub const fn is_parallel(&self) -> bool {
-        matches!(self, Self::Parallel { .. })
-    }
-}
-
-impl std::fmt::Display for Plan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Parallel {
-                known_parallelism,
-                watched,
-            } => {
-                write!(
-                    f,
-                    "parallel: known dependencies leave a parallelism of {known_parallelism:.2}"
-                )?;
-                if *watched {
-                    write!(
-                        f,
-                        "; finishes in order if the chains found while running leave less than {MIN_RUNTIME_PARALLELISM}"
-                    )?;
-                }
-                Ok(())
-            }
-            Self::Sequential(because) => {
-                write!(f, "sequential: ")?;
-                match because {
-                    SequentialBecause::Policy => write!(f, "the policy says so"),
-                    SequentialBecause::OneThread => write!(f, "one thread"),
-                    SequentialBecause::FewTransactions(n) => {
-                        write!(f, "{n} transactions, fewer than {MIN_PARALLEL_TXS}")
-                    }
-                    SequentialBecause::LittleGas(gas) => {
-                        write!(f, "total gas limit {gas}, less than {MIN_PARALLEL_GAS}")
-                    }
-                    SequentialBecause::KnownChains(p) => write!(
-                        f,
-                        "known dependency chains leave a parallelism of {p:.2}, less than {MIN_PARALLELISM}"
-                    ),
-                    SequentialBecause::CheapTransactions(mean) => write!(
-                        f,
-                        "mean gas limit {mean} per transaction, below {CHEAP_TX_GAS}, on fewer than {CHEAP_TXS_MIN_THREADS} threads"
-                    ),
-                }
-            }
-        }
-    }
-}
+use std::{num::NonZeroUsize, sync::Mutex};
 
 /// Executes blocks of transactions in parallel with results identical to sequential revm.
 #[derive(Debug)]
@@ -221,6 +79,11 @@ impl ParallelExecutor {
         self
     }
 
+    /// When the parallel path is used.
+    pub const fn policy(&self) -> ExecutionPolicy {
+        self.policy
+    }
+
     /// Number of worker threads.
     pub const fn threads(&self) -> NonZeroUsize {
         self.threads
@@ -231,6 +94,36 @@ impl ParallelExecutor {
         self.plan(txs).is_parallel()
     }
 
+    /// Why the policy runs a block of `transactions` whose gas limits add up to
+    /// `total_gas_limit` sequentially whatever its dependencies, if it does: a check that
+    /// needs no pass over the block (a client can make it before converting anything).
+    pub const fn sequential_by_size(
+        &self,
+        transactions: usize,
+        total_gas_limit: u64,
+    ) -> Option<SequentialBecause> {
+        self.planner()
+            .sequential_by_size(transactions, total_gas_limit)
+    }
+
+    /// Executes `txs` like [`Self::execute`] when the policy gives them the parallel path,
+    /// planning the block once; `None` when it runs them sequentially, for a caller with a
+    /// sequential path of its own (the adapter's stock executor commits as it goes).
+    pub fn execute_if_parallel<DB>(
+        &self,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+    ) -> Option<Result<BlockOutput, ExecutionError<DB::Error>>>
+    where
+        DB: DatabaseRef + Sync,
+        DB::Error: Send,
+    {
+        let (_, known) = self.parallel_plan(txs);
+        known.map(|known| self.execute_parallel(db, cfg, block, txs, &known))
+    }
+
     /// What the policy decides for a block of `txs` before it runs, and why.
     pub fn plan(&self, txs: &[TxEnv]) -> Plan {
         self.parallel_plan(txs).0
@@ -238,58 +131,15 @@ impl ParallelExecutor {
 
     /// The plan, with the known dependencies of `txs` when they take the parallel path.
     fn parallel_plan(&self, txs: &[TxEnv]) -> (Plan, Option<KnownDependencies>) {
-        let known = || {
-            let mut scratch = self.spare_scan.lock().expect("scratch lock poisoned");
-            KnownDependencies::of_reusing(txs, &mut scratch)
-        };
-        let parallel = |known: KnownDependencies, watched: bool| {
-            let plan = Plan::Parallel {
-                known_parallelism: known.parallelism(),
-                watched,
-            };
-            (plan, Some(known))
-        };
-        let sequential = |because| (Plan::Sequential(because), None);
-        match self.policy {
-            ExecutionPolicy::AlwaysSequential => sequential(SequentialBecause::Policy),
-            ExecutionPolicy::AlwaysParallel => parallel(known(), false),
-            ExecutionPolicy::SwitchToInOrderAfter(_) => parallel(known(), true),
-            ExecutionPolicy::Auto => {
-                let threads = self.threads.get();
-                if threads == 1 {
-                    return sequential(SequentialBecause::OneThread);
-                }
-                if txs.len() < MIN_PARALLEL_TXS {
-                    return sequential(SequentialBecause::FewTransactions(txs.len()));
-                }
-                // Gas limits first: they cost a pass over the block, not a map per sender.
-                let total_gas = txs
-                    .iter()
-                    .fold(0u64, |sum, tx| sum.saturating_add(tx.gas_limit));
-                if total_gas < MIN_PARALLEL_GAS {
-                    return sequential(SequentialBecause::LittleGas(total_gas));
-                }
-                let mean_gas = total_gas / txs.len() as u64;
-                if mean_gas < CHEAP_TX_GAS && threads < CHEAP_TXS_MIN_THREADS {
-                    return sequential(SequentialBecause::CheapTransactions(mean_gas));
-                }
-                let known = known();
-                if known.parallelism() < MIN_PARALLELISM {
-                    return sequential(SequentialBecause::KnownChains(known.parallelism()));
-                }
-                parallel(known, SpeculationMonitor::watches(txs.len()))
-            }
-        }
+        let mut scratch = self.spare_scan.lock().expect("scratch lock poisoned");
+        self.planner().plan(txs, &mut scratch)
     }
 
-    /// When a parallel run stops speculating.
-    fn stop_rule(&self) -> StopRule {
-        match self.policy {
-            ExecutionPolicy::Auto => StopRule::BelowParallelism(MIN_RUNTIME_PARALLELISM),
-            ExecutionPolicy::SwitchToInOrderAfter(executions) => {
-                StopRule::AfterExecutions(executions)
-            }
-            ExecutionPolicy::AlwaysParallel | ExecutionPolicy::AlwaysSequential => StopRule::Never,
+    /// The policy and the thread count, for planning away from the executor.
+    const fn planner(&self) -> Planner {
+        Planner {
+            policy: self.policy,
+            threads: self.threads.get(),
         }
     }
 
@@ -328,20 +178,18 @@ impl ParallelExecutor {
         db: DB,
         cfg: CfgEnv,
         block: BlockEnv,
-        txs: Arc<[TxEnv]>,
+        txs: impl Into<StreamTransactions>,
     ) -> BlockStream<'_, DB>
     where
         DB: DatabaseRef + Send + Sync + 'static,
         DB::Error: Send + 'static,
     {
-        match self.parallel_plan(&txs).1 {
-            None => BlockStream::in_order(cfg, block, txs.len()),
-            Some(known) => {
-                let run = self.new_run(&block, &txs, &known);
-                let pieces = (db, cfg, block, txs, known.busy_recipients);
-                BlockStream::start(&self.pool, &self.spare_memory, run, pieces)
-            }
-        }
+        let spares = Spares {
+            memory: &self.spare_memory,
+            scan: &self.spare_scan,
+        };
+        let inputs = (db, cfg, block, txs.into());
+        BlockStream::start(&self.pool, self.planner(), spares, inputs)
     }
 
     /// A fresh run of `txs`, on the memory of the last block when there is one.
@@ -356,17 +204,7 @@ impl ParallelExecutor {
             .lock()
             .expect("spare lock poisoned")
             .take();
-        let memory = match spare {
-            Some(mut memory) => {
-                memory.reset(txs.len(), block.beneficiary, &known.busy_recipients);
-                memory
-            }
-            None => MvMemory::new(txs.len(), block.beneficiary, &known.busy_recipients),
-        };
-        let monitor = SpeculationMonitor::new(self.stop_rule(), txs.len());
-        let run = BlockRun::new(memory, txs.len(), self.threads.get(), monitor);
-        run.memory.seed_known_dependencies(known, txs);
-        run
+        self.planner().new_run(spare, block, txs, known)
     }
 
     fn execute_parallel<DB>(

@@ -16,7 +16,8 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `executor` | [`ParallelExecutor`] and [`ExecutionPolicy`]: the entry point, the choice between the parallel and the sequential path ([`Plan`]), and finishing a stopped run in order |
+//! | `policy` | [`ExecutionPolicy`]: when the parallel path is used, what it decides for a block before it runs ([`Plan`]), and when a run stops speculating |
+//! | `executor` | [`ParallelExecutor`]: the entry point, and finishing a stopped run in order |
 //! | `sequential` | [`execute_sequential`]: plain revm, the reference every result is checked against, and the in-order end of a block whose speculation stopped |
 //! | `blockstm` | the Block-STM machinery: multi-version memory, the versioned database view, the worker, the scheduler, write sets, and the monitor that stops speculating when the chains found leave too little parallelism |
 //! | `chain` | every Ethereum rule the engine relies on (fees and the London rule, EIP-161, the block gas limit, fork gates, known dependencies, the mainnet EVM), behind one seam |
@@ -61,6 +62,7 @@ mod executor;
 mod location;
 mod output;
 mod parallelism;
+mod policy;
 mod sequential;
 mod state_diff;
 mod stream;
@@ -68,13 +70,14 @@ mod stream;
 pub use blockstm::versioned_db::VersionedDbError;
 pub use chain::warm_up;
 pub use error::{ExecutionError, TxFailure};
-pub use executor::{
-    CHEAP_TX_GAS, CHEAP_TXS_MIN_THREADS, ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS,
-    MIN_PARALLELISM, MIN_RUNTIME_PARALLELISM, ParallelExecutor, Plan, SequentialBecause,
-};
+pub use executor::ParallelExecutor;
 pub use location::{Location, TxIdx};
 pub use output::{BlockOutput, ExecutionStats, TxAccess, TxOutput};
 pub use parallelism::{HotLocation, Parallelism};
+pub use policy::{
+    CHEAP_TX_GAS, CHEAP_TXS_MIN_THREADS, ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS,
+    MIN_PARALLELISM, MIN_RUNTIME_PARALLELISM, Plan, SequentialBecause,
+};
 pub use sequential::{execute_sequential, execute_sequential_after};
 pub use state_diff::{AccountDiff, StateDiff};
-pub use stream::{BlockStream, Streamed};
+pub use stream::{BlockStream, StreamTransactions, Streamed};

@@ -3,6 +3,11 @@
 //! transaction's output as soon as it and every transaction before it are final. This is
 //! what a client executing a block transaction by transaction (reth's engine tree) needs.
 //!
+//! The block is planned (the policy's decision and the known-dependency pass) on a worker
+//! too, so that starting a stream costs the caller nothing; until the plan is made,
+//! [`BlockStream::is_planning`] says so and a caller that wants its first result at once
+//! can execute the first transactions itself.
+//!
 //! A transaction is final once every transaction below it is committed and its latest
 //! execution's reads match their writes. The consumer checks that under the transaction's
 //! scheduler lock and marks it committed, so that no validation that began on an older state
@@ -11,10 +16,11 @@
 use crate::{
     assemble::{BeneficiaryLedger, finish_output},
     blockstm::{AccountBasic, AccountCode, BeneficiaryTouch, BlockRun, MvMemory, account_info},
-    chain::block_gas::BlockGasMeter,
+    chain::{block_gas::BlockGasMeter, known_dependencies::AddressScratch},
     error::ExecutionError,
     location::TxIdx,
     output::{ExecutionStats, TxOutput},
+    policy::Planner,
 };
 use alloy_primitives::Address;
 use revm::{
@@ -25,9 +31,60 @@ use revm::{
 use std::{
     any::Any,
     collections::{HashMap, hash_map::Entry},
-    sync::{Arc, Condvar, Mutex, atomic::Ordering},
+    sync::{Arc, Condvar, Mutex, OnceLock, Weak, atomic::Ordering},
     time::Duration,
 };
+
+/// A streamed block's transactions: ready, or converted by the planning job, off the
+/// caller's thread (a client that holds its block behind a reference count hands it over
+/// for nothing, and the conversion to revm's environments runs on a worker).
+pub enum StreamTransactions {
+    /// Converted already.
+    Ready(Arc<[TxEnv]>),
+    /// `len` transactions, which `convert` produces.
+    Deferred {
+        /// How many.
+        len: usize,
+        /// Produces them, in order.
+        convert: Box<dyn FnOnce() -> Arc<[TxEnv]> + Send>,
+    },
+}
+
+impl StreamTransactions {
+    /// Number of transactions.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Ready(txs) => txs.len(),
+            Self::Deferred { len, .. } => *len,
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn into_ready(self) -> Arc<[TxEnv]> {
+        match self {
+            Self::Ready(txs) => txs,
+            Self::Deferred { convert, .. } => convert(),
+        }
+    }
+}
+
+impl From<Arc<[TxEnv]>> for StreamTransactions {
+    fn from(txs: Arc<[TxEnv]>) -> Self {
+        Self::Ready(txs)
+    }
+}
+
+impl std::fmt::Debug for StreamTransactions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamTransactions")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
 
 /// What [`BlockStream::next_output`] hands out.
 #[derive(Debug)]
@@ -49,10 +106,13 @@ pub enum Streamed<E> {
 /// A block running in the background, streamed in order. Dropping it stops the workers and
 /// waits for them, so the executor is free for the next block.
 pub struct BlockStream<'a, DB: DatabaseRef> {
-    /// Where the run's memory goes back for the next block (the executor's spare).
-    spare_memory: Option<&'a Mutex<Option<MvMemory>>>,
+    /// Where the run's memory and the planner's map go back for the next block (the
+    /// executor's spares).
+    spares: Option<Spares<'a>>,
     threads: usize,
-    /// `None` when the block runs in order from the start.
+    /// What the planning job decided, once it has.
+    setup: Arc<Setup<DB>>,
+    /// The run, taken from `setup` once planned.
     shared: Option<Arc<Shared<DB>>>,
     workers: Arc<Workers>,
     block_size: usize,
@@ -68,6 +128,33 @@ pub struct BlockStream<'a, DB: DatabaseRef> {
 enum Ended {
     InOrderFrom(TxIdx),
     End,
+}
+
+/// The executor's spare memory and known-dependency map, lent to a stream.
+#[derive(Clone, Copy)]
+pub(crate) struct Spares<'a> {
+    pub(crate) memory: &'a Mutex<Option<MvMemory>>,
+    pub(crate) scan: &'a Mutex<AddressScratch>,
+}
+
+/// Handed from the planning job to the consumer.
+struct Setup<DB: DatabaseRef> {
+    /// The block's transactions, once the planning job has them.
+    transactions: OnceLock<Arc<[TxEnv]>>,
+    plan: Mutex<Planned<DB>>,
+    /// The known-dependency map, back from the planning job.
+    scan: Mutex<Option<AddressScratch>>,
+    /// The spare memory, back unused when the block runs in order.
+    memory: Mutex<Option<MvMemory>>,
+}
+
+enum Planned<DB: DatabaseRef> {
+    Planning,
+    /// The policy runs the block in order.
+    InOrder,
+    Running(Arc<Shared<DB>>),
+    /// The run was taken by the consumer.
+    Taken,
 }
 
 /// What the workers share with the consumer; owned, so that the run outlives any call.
@@ -106,11 +193,14 @@ impl Workers {
         self.state.lock().expect("workers lock poisoned").running == 0
     }
 
-    fn wait_all_exited(&self) {
-        let mut state = self.state.lock().expect("workers lock poisoned");
-        while state.running > 0 {
-            state = self.exited.wait(state).expect("workers lock poisoned");
-        }
+    /// Waits up to `timeout` for every worker to leave the run; whether they all have.
+    fn wait_all_exited_for(&self, timeout: Duration) -> bool {
+        let state = self.state.lock().expect("workers lock poisoned");
+        let (state, _) = self
+            .exited
+            .wait_timeout_while(state, timeout, |state| state.running > 0)
+            .expect("workers lock poisoned");
+        state.running == 0
     }
 
     fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
@@ -134,118 +224,242 @@ impl Workers {
     }
 }
 
-/// What a streamed run reads: the pre-state, the block, its transactions, and its busy
-/// recipients.
-pub(crate) type StreamInputs<DB> = (DB, CfgEnv, BlockEnv, Arc<[TxEnv]>, Vec<Address>);
+/// What a streamed run reads: the pre-state, the block and its transactions.
+pub(crate) type StreamInputs<DB> = (DB, CfgEnv, BlockEnv, StreamTransactions);
 
 impl<'a, DB> BlockStream<'a, DB>
 where
     DB: DatabaseRef + Send + Sync + 'static,
     DB::Error: Send + 'static,
 {
-    /// A stream whose first item is [`Streamed::InOrderFrom`]`(0)`: the policy runs the
-    /// block sequentially.
-    pub(crate) fn in_order(cfg: CfgEnv, block: BlockEnv, block_size: usize) -> Self {
-        let mut stream = Self::empty(&cfg, &block, block_size, 1);
-        stream.ended = Some(Ended::InOrderFrom(0));
-        stream
-    }
-
-    fn empty(cfg: &CfgEnv, block: &BlockEnv, block_size: usize, threads: usize) -> Self {
-        Self {
-            spare_memory: None,
+    /// Plans `txs` on a thread of `pool` and, when `planner` gives them the parallel path,
+    /// starts them on every thread of it. The spares are taken now and go back when the
+    /// stream is dropped.
+    pub(crate) fn start(
+        pool: &rayon::ThreadPool,
+        planner: Planner,
+        spares: Spares<'a>,
+        (db, cfg, block, txs): StreamInputs<DB>,
+    ) -> Self {
+        let threads = pool.current_num_threads();
+        let setup = Arc::new(Setup {
+            transactions: OnceLock::new(),
+            plan: Mutex::new(Planned::Planning),
+            scan: Mutex::new(None),
+            memory: Mutex::new(None),
+        });
+        let workers = Arc::new(Workers::default());
+        let stream = Self {
+            spares: Some(spares),
             threads,
+            setup: Arc::clone(&setup),
             shared: None,
-            workers: Arc::new(Workers::default()),
-            block_size,
+            workers: Arc::clone(&workers),
+            block_size: txs.len(),
             next: 0,
-            gas: BlockGasMeter::new(cfg, block),
+            gas: BlockGasMeter::new(&cfg, &block),
             beneficiary: BeneficiaryLedger::new(block.beneficiary),
             recipients: HashMap::default(),
             ended: None,
-        }
-    }
-
-    /// Starts `run` on every thread of `pool`; its memory goes back to `spare_memory` when
-    /// the stream is dropped.
-    pub(crate) fn start(
-        pool: &rayon::ThreadPool,
-        spare_memory: &'a Mutex<Option<MvMemory>>,
-        run: BlockRun<DB::Error>,
-        (db, cfg, block, txs, busy_recipients): StreamInputs<DB>,
-    ) -> Self {
-        let threads = pool.current_num_threads();
-        let mut stream = Self::empty(&cfg, &block, txs.len(), threads);
-        stream.spare_memory = Some(spare_memory);
-        let shared = Arc::new(Shared {
-            run,
-            db,
-            cfg,
-            block,
-            txs,
-            busy_recipients,
-        });
-        let workers = Arc::clone(&stream.workers);
-        workers.state.lock().expect("workers lock poisoned").running = threads;
-        // The workers hold the run only while they work: once they are out, the stream's
-        // reference is the only one, and dropping the stream can take the memory back.
-        let weak = Arc::downgrade(&shared);
-        pool.spawn_broadcast(move |context| {
-            if let Some(shared) = weak.upgrade() {
-                let work = std::panic::AssertUnwindSafe(|| {
-                    let Shared {
+        };
+        let memory = spares.memory.lock().expect("spare lock poisoned").take();
+        let mut scan = std::mem::take(&mut *spares.scan.lock().expect("scratch lock poisoned"));
+        // The planning job counts as a worker until the workers it starts are counted.
+        workers.state.lock().expect("workers lock poisoned").running = 1;
+        pool.spawn(move || {
+            let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let txs = txs.into_ready();
+                let known = planner.plan(&txs, &mut scan).1;
+                (txs, known)
+            }));
+            let plan = planned.map(|(txs, known)| {
+                setup.transactions.get_or_init(|| Arc::clone(&txs));
+                known.map(|known| (txs, known))
+            });
+            *setup.scan.lock().expect("setup lock poisoned") = Some(scan);
+            match plan {
+                Err(panic) => {
+                    workers.note_panic(panic);
+                    *setup.memory.lock().expect("setup lock poisoned") = memory;
+                    *setup.plan.lock().expect("setup lock poisoned") = Planned::InOrder;
+                }
+                Ok(None) => {
+                    *setup.memory.lock().expect("setup lock poisoned") = memory;
+                    *setup.plan.lock().expect("setup lock poisoned") = Planned::InOrder;
+                }
+                Ok(Some((txs, known))) => {
+                    let run = planner.new_run(memory, &block, &txs, &known);
+                    let shared = Arc::new(Shared {
                         run,
                         db,
                         cfg,
                         block,
                         txs,
-                        busy_recipients,
-                    } = &*shared;
-                    run.work(context.index(), db, cfg, block, txs, busy_recipients);
-                });
-                if let Err(panic) = std::panic::catch_unwind(work) {
-                    shared.run.cancel();
-                    workers.note_panic(panic);
+                        busy_recipients: known.busy_recipients,
+                    });
+                    workers.state.lock().expect("workers lock poisoned").running += threads;
+                    let weak = Arc::downgrade(&shared);
+                    *setup.plan.lock().expect("setup lock poisoned") = Planned::Running(shared);
+                    start_workers(weak, &workers);
                 }
-                let consumer = shared.run.consumer.thread();
-                // Out of the run before counting out, so that the last one out leaves the
-                // stream the only owner.
-                drop(shared);
-                workers.exit();
-                // The consumer may be waiting for a transaction no worker will execute now.
-                if let Some(consumer) = consumer {
-                    consumer.unpark();
-                }
-            } else {
-                workers.exit();
             }
+            workers.exit();
         });
-        stream.shared = Some(shared);
         stream
     }
+}
+
+/// Starts the run on every thread of the current pool. The workers hold the run only while
+/// they work: once they are out, the stream's reference is the only one, and dropping the
+/// stream can take the memory back.
+fn start_workers<DB>(weak: Weak<Shared<DB>>, workers: &Arc<Workers>)
+where
+    DB: DatabaseRef + Send + Sync + 'static,
+    DB::Error: Send + 'static,
+{
+    let workers = Arc::clone(workers);
+    rayon::spawn_broadcast(move |context| {
+        let Some(shared) = weak.upgrade() else {
+            workers.exit();
+            return;
+        };
+        let work = std::panic::AssertUnwindSafe(|| {
+            let Shared {
+                run,
+                db,
+                cfg,
+                block,
+                txs,
+                busy_recipients,
+            } = &*shared;
+            run.work(context.index(), db, cfg, block, txs, busy_recipients);
+        });
+        if let Err(panic) = std::panic::catch_unwind(work) {
+            shared.run.cancel();
+            workers.note_panic(panic);
+        }
+        let consumer = shared.run.consumer.thread();
+        // Out of the run before counting out, so that the last one out leaves the stream
+        // (and the setup) the only owners.
+        drop(shared);
+        workers.exit();
+        // The consumer may be waiting for a transaction no worker will execute now.
+        if let Some(consumer) = consumer {
+            consumer.unpark();
+        }
+    });
 }
 
 impl<DB: DatabaseRef> BlockStream<'_, DB> {
     /// The next transaction's output, waiting until it is final. A panic in a worker
     /// resumes here.
     pub fn next_output(&mut self) -> Streamed<DB::Error> {
+        let mut rounds = 0u32;
+        loop {
+            if let Some(item) = self.try_next_output() {
+                return item;
+            }
+            rounds += 1;
+            match &self.shared {
+                Some(shared) => {
+                    if rounds == SPIN_ROUNDS {
+                        shared.run.consumer.wait_for(self.next);
+                    }
+                    wait_a_little(rounds);
+                }
+                // Planning takes about a millisecond on a gigagas block.
+                None if rounds <= SPIN_ROUNDS => std::hint::spin_loop(),
+                None => std::thread::sleep(Duration::from_micros(20)),
+            }
+        }
+    }
+
+    /// Waits until the block is planned.
+    pub fn wait_until_planned(&self) {
+        let mut rounds = 0u32;
+        while self.is_planning() {
+            rounds += 1;
+            if rounds <= SPIN_ROUNDS {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
+    }
+
+    /// The block's transactions, once the planning job has converted them.
+    pub fn transactions(&self) -> Option<&Arc<[TxEnv]>> {
+        self.setup.transactions.get()
+    }
+
+    /// Whether the block is still being planned: no result can be final yet, and the
+    /// caller may as well execute the next transaction itself (its result is the same).
+    pub fn is_planning(&self) -> bool {
+        self.ended.is_none()
+            && self.shared.is_none()
+            && matches!(
+                *self.setup.plan.lock().expect("setup lock poisoned"),
+                Planned::Planning
+            )
+    }
+
+    /// The next transaction's output if it is final now; `None` if it is not yet. A panic
+    /// in a worker resumes here.
+    pub fn try_next_output(&mut self) -> Option<Streamed<DB::Error>> {
         match self.ended {
-            Some(Ended::InOrderFrom(tx)) => return Streamed::InOrderFrom(tx),
-            Some(Ended::End) => return Streamed::End,
+            Some(Ended::InOrderFrom(tx)) => return Some(Streamed::InOrderFrom(tx)),
+            Some(Ended::End) => return Some(Streamed::End),
             None => {}
         }
         let tx = self.next;
         if tx == self.block_size {
             self.ended = Some(Ended::End);
-            return Streamed::End;
+            return Some(Streamed::End);
         }
-        let shared = Arc::clone(self.shared.as_ref().expect("a running stream has a run"));
+        let shared = match &self.shared {
+            Some(shared) => Arc::clone(shared),
+            None => match self.take_run()? {
+                Some(shared) => shared,
+                None => return Some(self.in_order_from(tx)),
+            },
+        };
         if let Err(error) = self.gas.check(tx, &shared.txs[tx]) {
-            return self.fail(error);
+            return Some(self.fail(error));
         }
-        if !self.wait_until_final(&shared.run, tx) {
-            return self.in_order_from(tx);
+        if !shared.run.try_commit(tx) {
+            if !self.workers.all_exited() {
+                return None;
+            }
+            if let Some(panic) = self.workers.take_panic() {
+                std::panic::resume_unwind(panic);
+            }
+            // The workers are out and the memory is quiet: one last look.
+            if !shared.run.try_commit(tx) {
+                return Some(self.in_order_from(tx));
+            }
         }
+        Some(self.take_committed(&shared, tx))
+    }
+
+    /// The run once planned: `None` while planning, `Some(None)` when the block runs in
+    /// order.
+    fn take_run(&mut self) -> Option<Option<Arc<Shared<DB>>>> {
+        let mut plan = self.setup.plan.lock().expect("setup lock poisoned");
+        match std::mem::replace(&mut *plan, Planned::Taken) {
+            Planned::Planning => {
+                *plan = Planned::Planning;
+                None
+            }
+            Planned::InOrder | Planned::Taken => Some(None),
+            Planned::Running(shared) => {
+                self.shared = Some(Arc::clone(&shared));
+                Some(Some(shared))
+            }
+        }
+    }
+
+    /// The output of `tx`, just committed.
+    fn take_committed(&mut self, shared: &Shared<DB>, tx: TxIdx) -> Streamed<DB::Error> {
         let mut outcome = shared.run.outcomes[tx]
             .lock()
             .expect("outcome lock poisoned")
@@ -259,7 +473,7 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
         };
         let recipient = match outcome.placeholder {
             None => None,
-            Some(address) => match self.recipient_before(&shared, address, tx) {
+            Some(address) => match self.recipient_before(shared, address, tx) {
                 Ok(Some(prior)) => Some((address, prior)),
                 Ok(None) => return self.in_order_from(tx),
                 Err(error) => return self.fail(error),
@@ -314,29 +528,6 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
                 _ => None,
             },
             switch_reason: run.monitor.reason(),
-        }
-    }
-
-    /// Waits until `tx` is committed; false when the workers left the run without it being
-    /// final (the monitor stopped the run).
-    fn wait_until_final(&self, run: &BlockRun<DB::Error>, tx: TxIdx) -> bool {
-        let mut rounds = 0u32;
-        loop {
-            if run.try_commit(tx) {
-                return true;
-            }
-            if rounds == SPIN_ROUNDS {
-                run.consumer.wait_for(tx);
-            }
-            if self.workers.all_exited() {
-                if let Some(panic) = self.workers.take_panic() {
-                    std::panic::resume_unwind(panic);
-                }
-                // The memory is quiet now: one last look.
-                return run.try_commit(tx);
-            }
-            rounds += 1;
-            wait_a_little(rounds);
         }
     }
 
@@ -406,10 +597,19 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
         Streamed::InOrderFrom(tx)
     }
 
-    fn stop_workers(&self) {
-        if let Some(shared) = &self.shared {
-            shared.run.cancel();
-            self.workers.wait_all_exited();
+    /// Stops the run and waits until every worker, and the planning job, is out.
+    fn stop_workers(&mut self) {
+        loop {
+            if self.shared.is_none() {
+                // The run may have started since the last look.
+                self.take_run();
+            }
+            if let Some(shared) = &self.shared {
+                shared.run.cancel();
+            }
+            if self.workers.wait_all_exited_for(Duration::from_millis(1)) {
+                return;
+            }
         }
     }
 }
@@ -417,15 +617,31 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
 impl<DB: DatabaseRef> Drop for BlockStream<'_, DB> {
     fn drop(&mut self) {
         self.stop_workers();
-        let Some(shared) = self.shared.take() else {
+        let Some(spares) = self.spares.take() else {
             return;
         };
+        if let Some(scan) = self.setup.scan.lock().expect("setup lock poisoned").take() {
+            *spares.scan.lock().expect("scratch lock poisoned") = scan;
+        }
+        let unused = self
+            .setup
+            .memory
+            .lock()
+            .expect("setup lock poisoned")
+            .take();
         // The workers are out and hold no reference, so the memory comes back for the next
         // block.
-        if let (Ok(shared), Some(spare)) = (Arc::try_unwrap(shared), self.spare_memory) {
-            let mut memory = shared.run.memory;
-            memory.clear();
-            *spare.lock().expect("spare lock poisoned") = Some(memory);
+        let used = self
+            .shared
+            .take()
+            .and_then(|shared| Arc::try_unwrap(shared).ok())
+            .map(|shared| {
+                let mut memory = shared.run.memory;
+                memory.clear();
+                memory
+            });
+        if let Some(memory) = used.or(unused) {
+            *spares.memory.lock().expect("spare lock poisoned") = Some(memory);
         }
     }
 }

@@ -95,12 +95,13 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     for fixture_block in test["blocks"].as_array().ok_or("the test has no blocks")? {
         let block = decode_block(&fixture_block["rlp"])?;
-        let transactions = block
+        let transactions: Arc<[Recovered<TxEnvelope>]> = block
             .body
             .transactions
             .iter()
             .map(|tx| Ok(Recovered::new_unchecked(tx.clone(), tx.recover_signer()?)))
-            .collect::<Result<Vec<_>, Box<dyn Error>>>()?;
+            .collect::<Result<Vec<_>, Box<dyn Error>>>()?
+            .into();
 
         // 3. Execute the block through revm's State over the client's database.
         let mut state = State::builder()
@@ -131,12 +132,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         let (result, path, first_receipt) = if streaming {
             // Where the client builds the context for a block (reth: `context_for_block`),
             // it hands over the transactions and a second handle on the pre-state.
-            let streamed = StreamedBlock::new(tx_envs, Arc::clone(&db));
+            let streamed =
+                StreamedBlock::from_shared_recovered(Arc::clone(&transactions), Arc::clone(&db));
             let mut executor =
                 factory.create_executor(evm, ParallaxExecutionCtx::streaming(ctx, streamed));
             executor.apply_pre_execution_changes()?;
             let mut first_receipt = None;
-            for tx in &transactions {
+            for tx in transactions.iter() {
                 executor.execute_transaction(tx)?;
                 // reth streams each receipt to its receipt-root task here.
                 let _receipt = executor.receipts().last().ok_or("no receipt")?;

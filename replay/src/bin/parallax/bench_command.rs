@@ -14,19 +14,19 @@ use std::{num::NonZeroUsize, path::PathBuf};
 pub(crate) struct BenchArgs {
     /// Worker threads for the parallel engine [default: all CPUs].
     #[arg(long)]
-    threads: Option<NonZeroUsize>,
+    pub(crate) threads: Option<NonZeroUsize>,
     /// Print one JSON object per workload instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Gas per synthetic block.
     #[arg(long, default_value_t = 1_000_000_000)]
-    gas: u64,
+    pub(crate) gas: u64,
     /// Timed rounds per workload (the median is reported).
     #[arg(long, default_value_t = 5)]
-    rounds: usize,
+    pub(crate) rounds: usize,
     /// Only these workloads [default: all].
     #[arg(long = "workload", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
-    workloads: Vec<String>,
+    pub(crate) workloads: Vec<String>,
     /// Which sides to run: one alone lets a profiler or a memory measurement watch it.
     #[arg(long, value_enum, default_value_t = Engine::Both)]
     engine: Engine,
@@ -34,11 +34,27 @@ pub(crate) struct BenchArgs {
     /// per block, and stops speculating when a block turns out to be a chain); `parallel`
     /// forces Block-STM to the end; `sequential` forces plain revm.
     #[arg(long, value_enum, default_value_t = Policy::Auto)]
-    policy: Policy,
+    pub(crate) policy: Policy,
+    /// Time the whole adapter path instead of the engine alone: the Parallax executor
+    /// against alloy-evm's stock executor, both through revm's `State` from the
+    /// pre-execution changes to the bundle, handed each block with `execute_block`
+    /// (`block`), or driven transaction by transaction as reth's engine tree does
+    /// (`streaming`, also timing both driven with `execute_block` for comparison).
+    #[arg(long, value_enum, conflicts_with = "engine")]
+    pub(crate) drive: Option<DriveArg>,
     /// Recorded blocks to time instead of the synthetic workloads: files or directories in
     /// any form `parallax replay` reads (transactions only).
     #[arg(value_name = "PATH", conflicts_with_all = ["workloads", "gas"])]
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+/// The choices of `--drive`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum DriveArg {
+    /// `execute_block`.
+    Block,
+    /// Pre-execution changes, `execute_transaction` per transaction, `finish`.
+    Streaming,
 }
 
 /// The sides of `--engine`.
@@ -54,7 +70,7 @@ enum Engine {
 
 /// The choices of `--policy`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Policy {
+pub(crate) enum Policy {
     /// Decide per block, before and while it runs (the default of a client).
     Auto,
     /// Block-STM to the end on every block.
@@ -95,6 +111,9 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
     };
     let sides = Sides::from(args.engine);
     let policy = ExecutionPolicy::from(args.policy);
+    if let Some(drive) = args.drive {
+        return crate::bench_drive::run(&args, threads, policy, drive, &workloads);
+    }
     let (outcome, what) = if args.paths.is_empty() {
         let progress = item_progress(workloads.len(), "workloads", args.json);
         let outcome = run_workloads(

@@ -35,7 +35,12 @@ pub(crate) struct BlockchainTestArgs {
     /// How the Parallax executor is driven: `block` hands it each block with
     /// `execute_block`; `streaming` gives it the block's transactions in its context and
     /// calls `execute_transaction` per transaction, as reth's engine tree does.
-    #[arg(long, value_enum, default_value = "block", conflicts_with = "sequential")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "block",
+        conflicts_with = "sequential"
+    )]
     drive: DriveArg,
 }
 

@@ -1,6 +1,7 @@
 //! `parallax`: replay real Ethereum blocks through the parallel engine and check them.
 
 mod bench_command;
+mod bench_drive;
 mod blockchain_test_command;
 mod explain_command;
 mod progress;

@@ -2,7 +2,6 @@
 //! and, for the streaming path to run in parallel, the block's transactions and a handle on
 //! the pre-state that worker threads can read.
 
-use alloy_consensus::Transaction;
 use alloy_evm::{FromRecoveredTx, RecoveredTx, eth::EthBlockExecutionCtx};
 use parallax_engine::StreamTransactions;
 use revm::{DatabaseRef, context::TxEnv};
@@ -66,8 +65,10 @@ pub type SharedPrestate<E> = Arc<dyn DatabaseRef<Error = E> + Send + Sync>;
 /// from the exact state, with the same results.
 pub struct StreamedBlock<E> {
     pub(crate) transactions: Transactions,
-    /// The transactions' gas limits added up, for the policy's first look.
-    pub(crate) total_gas_limit: u64,
+    /// The transactions' gas limits added up, for the policy's first look; `None` for
+    /// transactions converted later (adding them up would cost a pass over the block on the
+    /// client's thread, which the planning job makes anyway).
+    pub(crate) total_gas_limit: Option<u64>,
     pub(crate) prestate: SharedPrestate<E>,
 }
 
@@ -120,7 +121,9 @@ impl<E> StreamedBlock<E> {
     ) -> Self {
         let transactions: Arc<[TxEnv]> = transactions.into_iter().collect();
         Self {
-            total_gas_limit: total_gas_limit(transactions.iter().map(|tx| tx.gas_limit)),
+            total_gas_limit: Some(transactions.iter().fold(0, |sum, tx| {
+                sum.saturating_add(tx.gas_limit)
+            })),
             transactions: Transactions::Ready(transactions),
             prestate,
         }
@@ -135,12 +138,10 @@ impl<E> StreamedBlock<E> {
         prestate: impl DatabaseRef<Error = E> + Send + Sync + 'static,
     ) -> Self
     where
-        Tx: Transaction,
         T: RecoveredTx<Tx> + Send + Sync + 'static,
         TxEnv: FromRecoveredTx<Tx>,
     {
         let len = transactions.len();
-        let total_gas_limit = total_gas_limit(transactions.iter().map(|tx| tx.tx().gas_limit()));
         let convert = move || {
             transactions
                 .iter()
@@ -152,7 +153,7 @@ impl<E> StreamedBlock<E> {
                 len,
                 convert: Arc::new(convert),
             },
-            total_gas_limit,
+            total_gas_limit: None,
             prestate: Arc::new(prestate),
         }
     }
@@ -185,10 +186,6 @@ impl<E> StreamedBlock<E> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-fn total_gas_limit(limits: impl Iterator<Item = u64>) -> u64 {
-    limits.fold(0, u64::saturating_add)
 }
 
 impl<E> std::fmt::Debug for StreamedBlock<E> {

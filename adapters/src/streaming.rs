@@ -72,11 +72,10 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
             unreachable!("checked above")
         };
         // A block the policy runs sequentially by its size alone runs on the stock path
-        // from the start, without copying the state or converting the transactions.
-        if engine
-            .sequential_by_size(streamed.len(), streamed.total_gas_limit)
-            .is_some()
-        {
+        // from the start, without copying the state or converting the transactions. Gas
+        // limits not added up yet count as unknown (the planning job looks at them).
+        let gas = streamed.total_gas_limit.unwrap_or(u64::MAX);
+        if engine.sequential_by_size(streamed.len(), gas).is_some() {
             return;
         }
         let Some(snapshot) = state.and_then(|state| StateSnapshot::of(state, streamed.prestate))

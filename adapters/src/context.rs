@@ -121,9 +121,11 @@ impl<E> StreamedBlock<E> {
     ) -> Self {
         let transactions: Arc<[TxEnv]> = transactions.into_iter().collect();
         Self {
-            total_gas_limit: Some(transactions.iter().fold(0, |sum, tx| {
-                sum.saturating_add(tx.gas_limit)
-            })),
+            total_gas_limit: Some(
+                transactions
+                    .iter()
+                    .fold(0, |sum, tx| sum.saturating_add(tx.gas_limit)),
+            ),
             transactions: Transactions::Ready(transactions),
             prestate,
         }

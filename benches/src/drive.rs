@@ -19,7 +19,8 @@ use alloy_evm::{
 };
 use alloy_primitives::{Bytes, Signature, U256};
 use parallax_adapters::{ParallaxBlockExecutorFactory, ParallaxExecutionCtx, StreamedBlock};
-use parallax_engine::{ExecutionPolicy, ParallelExecutor};
+use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
+use rayon::prelude::*;
 use revm::{
     context::TxEnv,
     database::{State, WrapDatabaseRef, states::bundle_state::BundleRetention},
@@ -28,7 +29,10 @@ use serde::Serialize;
 use std::{
     borrow::Cow,
     num::NonZeroUsize,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -93,6 +97,8 @@ pub struct DriveReport {
     pub parallax_first_receipt_ms: Option<f64>,
     /// Of the streamed transactions, how many got their results from the parallel run.
     pub from_workers: Option<usize>,
+    /// Threads of the prewarming pass beside every run (0: none).
+    pub prewarm_threads: usize,
 }
 
 /// Times `runs` (stock and Parallax driven `drive`, and both driven with `execute_block`
@@ -151,6 +157,7 @@ pub fn measure_drives(
         stock_first_receipt_ms: first[0],
         parallax_first_receipt_ms: first[1],
         from_workers,
+        prewarm_threads: 0,
     })
 }
 
@@ -172,6 +179,9 @@ pub struct DriveBench {
     parallax: ParallaxBlockExecutorFactory<DriveDb>,
     threads: usize,
     policy: ExecutionPolicy,
+    /// A pool that pre-executes the block's transactions beside every run, as reth's
+    /// prewarming does.
+    prewarm: Option<rayon::ThreadPool>,
 }
 
 impl std::fmt::Debug for DriveBench {
@@ -198,7 +208,21 @@ impl DriveBench {
             parallax: ParallaxBlockExecutorFactory::mainnet(engine),
             threads: threads.get(),
             policy,
+            prewarm: None,
         })
+    }
+
+    /// Runs a prewarming pass on `threads` threads beside every run, of either executor:
+    /// each transaction executed on its own against the pre-state and its result dropped,
+    /// stopped when the block is done, as reth pre-executes transactions to warm its caches.
+    pub fn with_prewarm(mut self, threads: NonZeroUsize) -> Result<Self, String> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.get())
+            .thread_name(|i| format!("prewarm-{i}"))
+            .build()
+            .map_err(|error| format!("cannot start {threads} prewarming threads: {error}"))?;
+        self.prewarm = Some(pool);
+        Ok(self)
     }
 
     /// Measures the synthetic `block` driven `drive`. Fails when the two executors'
@@ -218,8 +242,8 @@ impl DriveBench {
         let txs: Arc<[Recovered<TxEnvelope>]> = envelopes(&block.txs)?.into();
         // One checking run of each: the same receipts and the same bundle.
         for how in [Drive::Block, drive] {
-            let stock = self.run(Side::Stock, how, &db, &env, &txs)?;
-            let ours = self.run(Side::Parallax, how, &db, &env, &txs)?;
+            let stock = self.run(Side::Stock, how, &db, &env, &txs, &block.txs)?;
+            let ours = self.run(Side::Parallax, how, &db, &env, &txs, &block.txs)?;
             if stock.1 != ours.1 {
                 return Err(format!(
                     "driven {}: the Parallax executor's result differs from the stock one",
@@ -234,12 +258,59 @@ impl DriveBench {
             self.policy,
             drive,
             rounds,
-            |side, how| Ok(self.run(side, how, &db, &env, &txs)?.0),
+            |side, how| Ok(self.run(side, how, &db, &env, &txs, &block.txs)?.0),
         )
+        .map(|mut report| {
+            report.prewarm_threads = self.prewarm.as_ref().map_or(0, |p| p.current_num_threads());
+            report
+        })
+    }
+
+    /// Runs `drive_once` with the prewarming pass beside it, when there is one.
+    fn beside_prewarm<T>(
+        &self,
+        db: &WorkloadDb,
+        env: &EvmEnv,
+        tx_envs: &[TxEnv],
+        drive_once: impl FnOnce() -> T,
+    ) -> T {
+        let Some(pool) = &self.prewarm else {
+            return drive_once();
+        };
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                pool.install(|| {
+                    tx_envs.par_iter().for_each(|tx| {
+                        if !done.load(Ordering::Relaxed) {
+                            let single = std::slice::from_ref(tx);
+                            let _ = execute_sequential(db, &env.cfg_env, &env.block_env, single);
+                        }
+                    });
+                });
+            });
+            let result = drive_once();
+            done.store(true, Ordering::Relaxed);
+            result
+        })
     }
 
     /// Runs the whole adapter path once; returns its timing and what it produced.
     fn run(
+        &self,
+        side: Side,
+        drive: Drive,
+        db: &Arc<WorkloadDb>,
+        env: &EvmEnv,
+        txs: &Arc<[Recovered<TxEnvelope>]>,
+        tx_envs: &[TxEnv],
+    ) -> Result<(DriveTiming, RunResult), String> {
+        self.beside_prewarm(db, env, tx_envs, || {
+            self.run_once(side, drive, db, env, txs)
+        })
+    }
+
+    fn run_once(
         &self,
         side: Side,
         drive: Drive,

@@ -42,6 +42,12 @@ pub(crate) struct BenchArgs {
     /// (`streaming`, also timing both driven with `execute_block` for comparison).
     #[arg(long, value_enum, conflicts_with = "engine")]
     pub(crate) drive: Option<DriveArg>,
+    /// With `--drive`, on synthetic workloads: run a prewarming pass on this many threads
+    /// beside every run of either executor (each transaction executed on its own against
+    /// the pre-state, results dropped, stopped when the block is done), as reth's
+    /// prewarming does.
+    #[arg(long, requires = "drive", conflicts_with = "paths")]
+    pub(crate) prewarm: Option<NonZeroUsize>,
     /// Recorded blocks to time instead of the synthetic workloads: files or directories in
     /// any form `parallax replay` reads (transactions only).
     #[arg(value_name = "PATH", conflicts_with_all = ["workloads", "gas"])]

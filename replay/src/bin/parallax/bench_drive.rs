@@ -47,10 +47,13 @@ pub(crate) fn run(
                 print!("{}", table(&reports));
                 let machine = Machine::this();
                 println!(
-                    "{threads} threads on {} CPUs ({}); medians of {} rounds taking the executors in turn, each timed from building State to taking the bundle; driven {}{}; first receipt: from the start to the first execute_transaction's return; from workers: streamed transactions whose results came from the engine's parallel run",
+                    "{threads} threads on {} CPUs ({}); medians of {} rounds taking the executors in turn, each timed from building State to taking the bundle{}; driven {}{}; first receipt: from the start to the first execute_transaction's return; from workers: streamed transactions whose results came from the engine's parallel run",
                     machine.cpus,
                     machine.cpu_model,
                     args.rounds.max(1),
+                    args.prewarm.map_or_else(String::new, |n| format!(
+                        ", with a prewarming pass on {n} threads beside each"
+                    )),
                     drive.name(),
                     if drive == Drive::Streaming {
                         " (block speedup: both driven with execute_block in the same run; kept: speedup over block speedup)"
@@ -75,7 +78,12 @@ fn synthetic(
     drive: Drive,
     workloads: &[&'static str],
 ) -> Result<Vec<DriveReport>, (u8, String)> {
-    let bench = DriveBench::new(threads, policy).map_err(|error| (exit::UNUSABLE, error))?;
+    let mut bench = DriveBench::new(threads, policy).map_err(|error| (exit::UNUSABLE, error))?;
+    if let Some(prewarm) = args.prewarm {
+        bench = bench
+            .with_prewarm(prewarm)
+            .map_err(|error| (exit::UNUSABLE, error))?;
+    }
     let progress = item_progress(workloads.len(), "workloads", args.json);
     let reports = workloads
         .iter()

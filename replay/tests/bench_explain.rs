@@ -165,6 +165,88 @@ fn bench_times_recorded_blocks() {
 }
 
 #[test]
+fn bench_drives_the_adapter_both_ways() {
+    let run = parallax(&[
+        "bench",
+        "--json",
+        "--threads",
+        "2",
+        "--gas",
+        "5000000",
+        "--rounds",
+        "1",
+        "--policy",
+        "parallel",
+        "--drive",
+        "streaming",
+        "--workload",
+        "erc20",
+        "--workload",
+        "nonce_chain",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 2);
+    for report in &reports {
+        assert_eq!(report["drive"], "streaming", "{report}");
+        assert_eq!(report["policy"], "parallel", "{report}");
+        for field in [
+            "stock_ms",
+            "parallax_ms",
+            "speedup",
+            "block_speedup",
+            "kept",
+        ] {
+            assert!(report[field].as_f64().unwrap() > 0.0, "{field}: {report}");
+        }
+        assert!(
+            report["stock_first_receipt_ms"].as_f64().is_some(),
+            "{report}"
+        );
+        assert!(
+            report["parallax_first_receipt_ms"].as_f64().is_some(),
+            "{report}"
+        );
+        // Forced parallel: every streamed result comes from the engine's run.
+        assert_eq!(report["from_workers"], report["txs"], "{report}");
+        assert_eq!(report["prewarm_threads"], 0, "{report}");
+    }
+
+    let block = parallax(&[
+        "bench",
+        "--gas",
+        "3000000",
+        "--rounds",
+        "1",
+        "--drive",
+        "block",
+        "--workload",
+        "uniswap",
+    ]);
+    assert_eq!(block.status, 0, "{}", block.stderr);
+    assert!(block.stdout.contains("uniswap"), "{}", block.stdout);
+    assert!(block.stdout.contains("driven block"), "{}", block.stdout);
+    let prewarmed = parallax(&[
+        "bench",
+        "--json",
+        "--gas",
+        "3000000",
+        "--rounds",
+        "1",
+        "--drive",
+        "streaming",
+        "--prewarm",
+        "1",
+        "--workload",
+        "erc20",
+    ]);
+    assert_eq!(prewarmed.status, 0, "{}", prewarmed.stderr);
+    assert_eq!(json_lines(&prewarmed.stdout)[0]["prewarm_threads"], 1);
+    let unusable = parallax(&["bench", "--prewarm", "1"]);
+    assert_eq!(unusable.status, 2, "--prewarm needs --drive");
+}
+
+#[test]
 fn bench_prints_a_table_and_takes_one_workload() {
     let run = parallax(&[
         "bench",

@@ -29,7 +29,10 @@ use parallax_engine::{BlockOutput, ExecutionError, ParallelExecutor, TxFailure, 
 use revm::{
     DatabaseRef, Inspector,
     context::{BlockEnv, CfgEnv, TxEnv},
-    context_interface::result::{EVMError, HaltReason, ResultAndState},
+    context_interface::{
+        Cfg,
+        result::{EVMError, HaltReason, ResultAndState},
+    },
     database::State,
     inspector::NoOpInspector,
 };
@@ -230,6 +233,9 @@ where
     }
 
     fn evm_mut(&mut self) -> &mut Self::Evm {
+        // Through the EVM the client can commit into `State` or change the environment,
+        // which a running block would not see: from here on, one transaction at a time.
+        self.streaming.stop();
         self.inner.evm_mut()
     }
 
@@ -321,6 +327,12 @@ where
     D: 'static,
 {
     if typeid::of::<I>() != TypeId::of::<NoOpInspector>() {
+        return None;
+    }
+    // The engine's block gas rule is the one of the forks before Amsterdam's two-dimensional
+    // gas (EIP-8037), and it is always checked, as alloy-evm does.
+    let cfg = evm.cfg_env();
+    if cfg.enable_amsterdam_eip8037 || cfg.is_block_gas_limit_disabled() {
         return None;
     }
     as_state::<DB, D>(evm.components().0).filter(|state| state.bal_state.bal.is_none())

@@ -7,7 +7,7 @@
 
 use crate::{context::StreamedBlock, snapshot::StateSnapshot};
 use parallax_engine::{
-    BlockStream, ExecutionError, ExecutionPolicy, ParallelExecutor, Streamed, TxOutput,
+    BlockStream, ExecutionError, ExecutionPolicy, ParallelExecutor, Streamed, TxFailure, TxOutput,
 };
 use revm::{
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -139,6 +139,12 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
                 *uncommitted = true;
                 Next::Output(output)
             }
+            // A database error came from the workers' handle on the pre-state: the stock
+            // executor, on the client's own, says what this transaction gives.
+            Streamed::Failed(error) if is_database_error(&error) => {
+                *self = Self::Off;
+                Next::Sequential
+            }
             Streamed::Failed(error) => {
                 *self = Self::Off;
                 Next::Failed(error)
@@ -163,8 +169,25 @@ impl<'a, E: DBErrorMarker + Send + Sync + 'static> Streaming<'a, E> {
         }
     }
 
+    /// Drops the run: the client may change the state or the environment in ways the run
+    /// does not see.
+    pub(crate) fn stop(&mut self) {
+        *self = Self::Off;
+    }
+
     /// Whether the block runs on the workers now.
     pub(crate) const fn is_running(&self) -> bool {
         matches!(self, Self::Running { .. })
     }
+}
+
+fn is_database_error<E>(error: &ExecutionError<E>) -> bool {
+    matches!(
+        error,
+        ExecutionError::Database { .. }
+            | ExecutionError::Transaction {
+                failure: TxFailure::Database(_),
+                ..
+            }
+    )
 }

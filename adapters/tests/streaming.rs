@@ -149,6 +149,8 @@ enum Call {
     Execute(Tx),
     /// `execute_transaction_without_commit`, and the output dropped.
     ExecuteAndDrop(Tx),
+    /// A balance change committed into `State` through `evm_mut()` between transactions.
+    Mint(Address, u128),
 }
 
 fn new_state<D: DatabaseRef>(db: D) -> (State<WrapDatabaseRef<D>>, Arc<Mutex<Vec<EvmState>>>) {
@@ -173,6 +175,7 @@ type Driven = (
 /// the executor after the last call.
 fn drive<Ex>(mut executor: Ex, calls: &[Call], before_finish: impl FnOnce(&Ex)) -> Driven
 where
+    <Ex::Evm as alloy_evm::Evm>::DB: revm::DatabaseCommit,
     Ex: BlockExecutor<Receipt = alloy_consensus::ReceiptEnvelope>,
     for<'t> &'t Tx: alloy_evm::block::ExecutableTx<Ex>,
 {
@@ -188,6 +191,17 @@ where
                 .execute_transaction_without_commit(tx)
                 .map(|_| 0)
                 .map_err(|error| error.to_string()),
+            Call::Mint(address, amount) => {
+                use alloy_evm::Evm;
+                use revm::{Database, DatabaseCommit};
+                let db = executor.evm_mut().db_mut();
+                let mut info = db.basic(*address).unwrap().unwrap_or_default();
+                info.balance += U256::from(*amount);
+                let mut account = revm::state::Account::from(info);
+                account.mark_touch();
+                db.commit([(*address, account)].into_iter().collect());
+                Ok(0)
+            }
         };
         observed.push((outcome, executor.receipts().len()));
     }
@@ -359,6 +373,23 @@ fn an_output_taken_and_not_committed_drops_the_run() {
         let (observed, from_workers) = parallax(&db, &txs, &calls, threads);
         assert_eq!(observed, expected, "{threads} threads");
         assert_eq!(from_workers, 5, "four committed and one dropped");
+    }
+}
+
+#[test]
+fn a_state_change_through_evm_mut_drops_the_run() {
+    let db = pre_state();
+    let txs = block_transactions();
+    // Sender 20 is paid, then sends the block's last transaction: a mint before that changes
+    // what it sends from.
+    let mut calls = executes(&txs[..5]);
+    calls.push(Call::Mint(sender(20), 12_345));
+    calls.extend(executes(&txs[5..]));
+    let expected = stock(&db, &calls);
+    for threads in [2, 4] {
+        let (observed, from_workers) = parallax(&db, &txs, &calls, threads);
+        assert_eq!(observed, expected, "{threads} threads");
+        assert_eq!(from_workers, 5, "the run is dropped at evm_mut");
     }
 }
 

@@ -31,7 +31,7 @@ use revm::{
 use std::{
     any::Any,
     collections::{HashMap, hash_map::Entry},
-    sync::{Arc, Condvar, Mutex, OnceLock, Weak, atomic::Ordering},
+    sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak, atomic::Ordering},
     time::Duration,
 };
 
@@ -262,45 +262,47 @@ where
             recipients: HashMap::default(),
             ended: None,
         };
-        let memory = spares.memory.lock().expect("spare lock poisoned").take();
+        let mut memory = spares.memory.lock().expect("spare lock poisoned").take();
         let mut scan = std::mem::take(&mut *spares.scan.lock().expect("scratch lock poisoned"));
         // The planning job counts as a worker until the workers it starts are counted.
         workers.state.lock().expect("workers lock poisoned").running = 1;
         pool.spawn(move || {
+            let block_size = txs.len();
+            // Everything in the job is caught: a panic here must neither abort the process
+            // (the pool has no handler) nor leave the job counted in forever.
             let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let txs = txs.into_ready();
-                let known = planner.plan(&txs, &mut scan).1;
-                (txs, known)
-            }));
-            let plan = planned.map(|(txs, known)| {
+                // A deferred list that is not as long as it said runs in order.
+                if txs.len() != block_size {
+                    return None;
+                }
                 setup.transactions.get_or_init(|| Arc::clone(&txs));
-                known.map(|known| (txs, known))
-            });
-            *setup.scan.lock().expect("setup lock poisoned") = Some(scan);
-            match plan {
-                Err(panic) => {
-                    workers.note_panic(panic);
-                    *setup.memory.lock().expect("setup lock poisoned") = memory;
-                    *setup.plan.lock().expect("setup lock poisoned") = Planned::InOrder;
-                }
-                Ok(None) => {
-                    *setup.memory.lock().expect("setup lock poisoned") = memory;
-                    *setup.plan.lock().expect("setup lock poisoned") = Planned::InOrder;
-                }
-                Ok(Some((txs, known))) => {
-                    let run = planner.new_run(memory, &block, &txs, &known);
-                    let shared = Arc::new(Shared {
-                        run,
-                        db,
-                        cfg,
-                        block,
-                        txs,
-                        busy_recipients: known.busy_recipients,
-                    });
+                let known = planner.plan(&txs, &mut scan).1?;
+                let run = planner.new_run(memory.take(), &block, &txs, &known);
+                Some(Arc::new(Shared {
+                    run,
+                    db,
+                    cfg,
+                    block,
+                    txs,
+                    busy_recipients: known.busy_recipients,
+                }))
+            }));
+            *setup.scan.lock().unwrap_or_else(PoisonError::into_inner) = Some(scan);
+            *setup.memory.lock().unwrap_or_else(PoisonError::into_inner) = memory;
+            let mut plan = setup.plan.lock().unwrap_or_else(PoisonError::into_inner);
+            match planned {
+                Ok(Some(shared)) => {
                     workers.state.lock().expect("workers lock poisoned").running += threads;
                     let weak = Arc::downgrade(&shared);
-                    *setup.plan.lock().expect("setup lock poisoned") = Planned::Running(shared);
+                    *plan = Planned::Running(shared);
+                    drop(plan);
                     start_workers(weak, &workers);
+                }
+                Ok(None) => *plan = Planned::InOrder,
+                Err(panic) => {
+                    *plan = Planned::InOrder;
+                    workers.note_panic(panic);
                 }
             }
             workers.exit();
@@ -351,8 +353,8 @@ where
 }
 
 impl<DB: DatabaseRef> BlockStream<'_, DB> {
-    /// The next transaction's output, waiting until it is final. A panic in a worker
-    /// resumes here.
+    /// The next transaction's output, waiting until it is final. A panic in a worker hands
+    /// the rest of the block over to in-order execution.
     pub fn next_output(&mut self) -> Streamed<DB::Error> {
         let mut rounds = 0u32;
         loop {
@@ -403,8 +405,7 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
             )
     }
 
-    /// The next transaction's output if it is final now; `None` if it is not yet. A panic
-    /// in a worker resumes here.
+    /// The next transaction's output if it is final now; `None` if it is not yet.
     pub fn try_next_output(&mut self) -> Option<Streamed<DB::Error>> {
         match self.ended {
             Some(Ended::InOrderFrom(tx)) => return Some(Streamed::InOrderFrom(tx)),
@@ -430,8 +431,10 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
             if !self.workers.all_exited() {
                 return None;
             }
-            if let Some(panic) = self.workers.take_panic() {
-                std::panic::resume_unwind(panic);
+            // A worker that panicked did so on a speculative state in-order execution may
+            // never see: the rest of the block runs in order, where a real panic recurs.
+            if self.workers.take_panic().is_some() {
+                return Some(self.in_order_from(tx));
             }
             // The workers are out and the memory is quiet: one last look.
             if !shared.run.try_commit(tx) {

@@ -27,17 +27,22 @@ pub fn execute_sequential<DB: DatabaseRef>(
     let state = State::builder().with_database_ref(db).build();
     let gas = BlockGasMeter::new(cfg, block);
     let (transactions, gas) = run_in_order(state, cfg, block, txs, 0, gas, TxFailure::Database)?;
-    Ok(BlockOutput {
-        transactions,
-        gas_used: gas.used(),
-        access: None,
+    Ok(sequential_output(transactions, &gas))
+}
+
+/// The output of transactions run one after another, every one of them once.
+fn sequential_output(transactions: Vec<TxOutput>, gas: &BlockGasMeter) -> BlockOutput {
+    BlockOutput {
         stats: ExecutionStats {
             threads: 1,
             parallel: false,
-            executions: txs.len(),
+            executions: transactions.len(),
             ..Default::default()
         },
-    })
+        transactions,
+        gas_used: gas.used(),
+        access: None,
+    }
 }
 
 /// Executes the rest of a block in order with revm, after its first transactions: `done`,
@@ -57,17 +62,7 @@ pub fn execute_sequential_after<DB: DatabaseRef>(
         gas.record(&output.result);
     }
     let (transactions, gas) = continue_in_order(db, cfg, block, done, rest, gas)?;
-    Ok(BlockOutput {
-        transactions,
-        gas_used: gas.used(),
-        access: None,
-        stats: ExecutionStats {
-            threads: 1,
-            parallel: false,
-            executions: rest.len(),
-            ..Default::default()
-        },
-    })
+    Ok(sequential_output(transactions, &gas))
 }
 
 /// Finishes a block in order: commits `done`, the final outputs of its first transactions,

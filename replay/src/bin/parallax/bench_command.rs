@@ -142,12 +142,7 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
     match outcome {
         Ok(reports) => {
             if args.json {
-                for report in &reports {
-                    println!(
-                        "{}",
-                        serde_json::to_string(report).expect("reports serialize")
-                    );
-                }
+                print_json_lines(&reports);
             } else {
                 print!("{}", table(&reports, what));
                 let machine = Machine::this();
@@ -210,6 +205,16 @@ fn recorded_blocks(
         .collect();
     progress.finish_and_clear();
     reports
+}
+
+/// One JSON object per line, as `--json` prints reports.
+pub(crate) fn print_json_lines(reports: &[impl serde::Serialize]) {
+    for report in reports {
+        println!(
+            "{}",
+            serde_json::to_string(report).expect("reports serialize")
+        );
+    }
 }
 
 fn path(report: &WorkloadReport) -> String {

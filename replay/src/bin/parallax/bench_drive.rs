@@ -2,7 +2,7 @@
 //! executor, driven the way a client drives it.
 
 use crate::{
-    bench_command::{BenchArgs, DriveArg},
+    bench_command::{BenchArgs, DriveArg, print_json_lines},
     exit,
     progress::item_progress,
     table::Table,
@@ -37,12 +37,7 @@ pub(crate) fn run(
     match outcome {
         Ok(reports) => {
             if args.json {
-                for report in &reports {
-                    println!(
-                        "{}",
-                        serde_json::to_string(report).expect("reports serialize")
-                    );
-                }
+                print_json_lines(&reports);
             } else {
                 print!("{}", table(&reports));
                 let machine = Machine::this();

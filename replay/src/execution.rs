@@ -119,7 +119,8 @@ impl Executors {
                     .create_evm(&mut state, block.evm_env());
                 let start = Instant::now();
                 let executor = self.stock.create_executor(evm, execution_ctx(block));
-                let (result, streamed) = drive_streaming(executor, block, start, |_| 0)?;
+                let (result, streamed) =
+                    drive_streaming(executor, &block.transactions, start, |_| 0)?;
                 let mut execution = collect(state, &commits, result, start.elapsed());
                 execution.streamed = Some(streamed);
                 Ok(execution)
@@ -158,9 +159,10 @@ impl Executors {
                         "the Parallax executor would not take its parallel path",
                     ));
                 }
-                let (result, streamed) = drive_streaming(executor, block, start, |executor| {
-                    executor.transactions_from_workers()
-                })?;
+                let (result, streamed) =
+                    drive_streaming(executor, &block.transactions, start, |executor| {
+                        executor.transactions_from_workers()
+                    })?;
                 let mut execution = collect(state, &commits, result, start.elapsed());
                 execution.streamed = Some(streamed);
                 Ok(execution)
@@ -204,9 +206,9 @@ impl Executors {
 
 /// Drives `executor` as reth's engine tree does: pre-execution changes, each transaction
 /// with `receipts().last()` after it, then `finish`.
-fn drive_streaming<Ex>(
+pub(crate) fn drive_streaming<Ex>(
     mut executor: Ex,
-    block: &ReplayBlock,
+    transactions: &[Recovered<TxEnvelope>],
     start: Instant,
     from_workers: impl FnOnce(&Ex) -> usize,
 ) -> Result<(BlockExecutionResult<ReceiptEnvelope>, StreamedReceipts), BlockExecutionError>
@@ -215,9 +217,9 @@ where
     for<'t> &'t Recovered<TxEnvelope>: alloy_evm::block::ExecutableTx<Ex>,
 {
     executor.apply_pre_execution_changes()?;
-    let mut receipts = Vec::with_capacity(block.transactions.len());
+    let mut receipts = Vec::with_capacity(transactions.len());
     let mut first_receipt = None;
-    for tx in &block.transactions {
+    for tx in transactions {
         executor.execute_transaction(tx)?;
         let receipt = executor
             .receipts()

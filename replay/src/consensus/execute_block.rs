@@ -6,7 +6,7 @@ use super::{
     rejection::{Family, Rejection},
     world_state::ChainDb,
 };
-use crate::state::pre_state_error::PreStateError;
+use crate::{execution::drive_streaming, state::pre_state_error::PreStateError};
 use alloy_consensus::{Block, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
 use alloy_evm::{
     EvmEnv, EvmFactory,
@@ -32,6 +32,7 @@ use revm::{
 use std::{
     borrow::Cow,
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 /// Which executor imports the blocks.
@@ -132,7 +133,9 @@ pub(super) fn execute_block(
                 ));
             }
             if streaming {
-                drive_streaming(block_executor, transactions)
+                // The first failing call ends the block, as in reth's engine tree.
+                drive_streaming(block_executor, transactions, Instant::now(), |_| 0)
+                    .map(|(result, _)| result)
             } else {
                 block_executor.execute_block(transactions.iter())
             }
@@ -160,26 +163,6 @@ pub(super) fn execute_block(
         pre_transaction_commits,
         spec,
     })
-}
-
-/// Drives `executor` as reth's engine tree does; the first failing call ends the block.
-fn drive_streaming<Ex>(
-    mut executor: Ex,
-    transactions: &[Recovered<TxEnvelope>],
-) -> Result<BlockExecutionResult<ReceiptEnvelope>, BlockExecutionError>
-where
-    Ex: BlockExecutor<Receipt = ReceiptEnvelope>,
-    for<'t> &'t Recovered<TxEnvelope>: alloy_evm::block::ExecutableTx<Ex>,
-{
-    executor.apply_pre_execution_changes()?;
-    for tx in transactions {
-        executor.execute_transaction(tx)?;
-        if executor.receipts().last().is_none() {
-            return Err(BlockExecutionError::msg("no receipt after a transaction"));
-        }
-    }
-    let (_, result) = executor.finish()?;
-    Ok(result)
 }
 
 /// The DAO fork's irregular state change, applied before the block's transactions as the

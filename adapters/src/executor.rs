@@ -5,7 +5,7 @@
 
 use crate::{
     context::StreamedBlock,
-    shared_state::as_state,
+    shared_state::{as_state, as_state_mut},
     snapshot::StateSnapshot,
     streaming::{Next, Streaming},
 };
@@ -15,7 +15,7 @@ use alloy_evm::{
     EthEvm, Evm, FromRecoveredTx, FromTxWithEncoded, RecoveredTx,
     block::{
         BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockValidationError,
-        ExecutableTx, ExecutableTxParts, GasOutput, StateDB,
+        ExecutableTx, ExecutableTxParts, GasOutput, StateDB, state::BalIndexedDatabase,
     },
     eth::{
         EthBlockExecutor, EthEvmContext, EthTxResult, receipt_builder::ReceiptBuilder,
@@ -35,6 +35,7 @@ use revm::{
     },
     database::State,
     inspector::NoOpInspector,
+    state::bal::BlockAccessIndex,
 };
 
 /// Runs a block's transactions with the engine over a `State` whose database all workers
@@ -69,8 +70,9 @@ where
 /// A block executor that runs a block's transactions in parallel.
 ///
 /// Both paths run in parallel when the executor's database is revm's `State<D>` (or
-/// `&mut State<D>`) over the factory's database type `D`, without a block access list, and
-/// no inspector is attached; otherwise they run one transaction at a time, exactly as
+/// `&mut State<D>`) over the factory's database type `D`, not reading from a block access
+/// list (one that builds a list, as for Amsterdam blocks, is fine: each commit is attributed
+/// to its EIP-7928 index), and no inspector is attached; otherwise they run one transaction at a time, exactly as
 /// alloy-evm's `EthBlockExecutor` does.
 /// - [`BlockExecutor::execute_block`]: when the factory knows `D` is `Sync` (it was built
 ///   with [`new`](crate::ParallaxBlockExecutorFactory::new)), or the context carries a
@@ -159,7 +161,8 @@ where
     R: ReceiptBuilder,
 {
     /// Whether [`BlockExecutor::execute_block`] will hand the block to the Parallax engine:
-    /// the database is `State<D>` without a block access list, no inspector is attached, and
+    /// the database is `State<D>` not reading from a block access list, no inspector is
+    /// attached, and
     /// the workers can read the pre-state (`D` is `Sync`, or the context carries a
     /// [`StreamedBlock`]). The streaming path runs in parallel under the same conditions,
     /// with a `StreamedBlock`. (The engine itself may still run a block sequentially when it
@@ -194,6 +197,7 @@ where
             // longer matches the state.
             self.streaming = Streaming::Off;
         }
+        self.attribute_to(0);
         self.inner.apply_pre_execution_changes()?;
         self.start_streaming();
         Ok(())
@@ -206,6 +210,7 @@ where
         let (tx_env, recovered) = tx.into_parts();
         // A client that skips the pre-execution changes starts the run here.
         self.start_streaming();
+        self.attribute_to(self.inner.receipts().len() + 1);
         match self.streaming.next(&tx_env) {
             Next::Output(output) => {
                 self.from_workers += 1;
@@ -220,16 +225,34 @@ where
 
     fn commit_transaction(&mut self, output: Self::Result) -> GasOutput {
         self.streaming.committed();
+        self.attribute_to(self.inner.receipts().len() + 1);
         self.inner.commit_transaction(output)
     }
 
-    fn finish(self) -> Result<(Self::Evm, BlockExecutionResult<R::Receipt>), BlockExecutionError> {
+    fn finish(
+        mut self,
+    ) -> Result<(Self::Evm, BlockExecutionResult<R::Receipt>), BlockExecutionError> {
+        self.attribute_to(self.inner.receipts().len() + 1);
         let Self {
             inner, streaming, ..
         } = self;
         // Stops the workers of a run the client did not take to the end.
         drop(streaming);
         inner.finish()
+    }
+
+    fn execute_transaction_with_index_and_result_closure(
+        &mut self,
+        tx: impl ExecutableTx<Self>,
+        tx_index: usize,
+        f: impl FnOnce(&Self::Result),
+    ) -> Result<GasOutput, BlockExecutionError>
+    where
+        DB: BalIndexedDatabase,
+    {
+        // Not through `evm_mut`, which would drop a streaming run.
+        self.inner.evm.db_mut().set_bal_index(tx_index as u64 + 1);
+        self.execute_transaction_with_result_closure(tx, f)
     }
 
     fn evm_mut(&mut self) -> &mut Self::Evm {
@@ -256,6 +279,7 @@ where
             Streaming::Ready(streamed) => Some(streamed),
             _ => None,
         };
+        self.attribute_to(0);
         self.inner.apply_pre_execution_changes()?;
         let (tx_envs, recovered): (Vec<TxEnv>, Vec<_>) = transactions
             .into_iter()
@@ -265,12 +289,16 @@ where
             Some(output) => {
                 let output = output
                     .map_err(|error| block_error(error, |i| recovered[i].tx().trie_hash()))?;
-                for (tx, recovered) in output.transactions.into_iter().zip(&recovered) {
+                for (index, (tx, recovered)) in
+                    output.transactions.into_iter().zip(&recovered).enumerate()
+                {
+                    self.attribute_to(index + 1);
                     self.inner.commit_transaction(tx_result(tx, recovered.tx()));
                 }
             }
             None => {
-                for tx in tx_envs.into_iter().zip(recovered) {
+                for (index, tx) in tx_envs.into_iter().zip(recovered).enumerate() {
+                    self.attribute_to(index + 1);
                     self.inner.execute_transaction(tx)?;
                 }
             }
@@ -286,6 +314,19 @@ where
     D: DatabaseRef<Error: Send + Sync + 'static> + 'static,
     R: ReceiptBuilder,
 {
+    /// Attributes what is committed next to EIP-7928 block access index `index` (0 for the
+    /// pre-execution changes, `i + 1` for transaction `i`, `n + 1` after the last) when the
+    /// `State` builds the block's access list. The stock executor leaves this to its caller;
+    /// the executor knows each transaction's position itself, on every path.
+    fn attribute_to(&mut self, index: usize) {
+        if let Some(state) = as_state_mut::<DB, D>(self.inner.evm.db_mut())
+            && state.bal_state.bal_builder.is_some()
+            && state.bal_state.bal.is_none()
+        {
+            state.bal_state.bal_index = BlockAccessIndex::new(index as u64);
+        }
+    }
+
     /// Starts the streaming run when the list is known and it has not started.
     fn start_streaming(&mut self) {
         if !matches!(self.streaming, Streaming::Ready(_)) {
@@ -318,8 +359,8 @@ where
     }
 }
 
-/// The executor's `State<D>`, when it is one without a block access list and no inspector
-/// is attached: what the parallel paths need.
+/// The executor's `State<D>`, when it does not read from a block access list and no
+/// inspector is attached: what the parallel paths need.
 fn parallel_state<DB, I, D>(evm: &EthEvm<DB, I, PrecompilesMap>) -> Option<&State<D>>
 where
     DB: StateDB,
@@ -329,10 +370,8 @@ where
     if typeid::of::<I>() != TypeId::of::<NoOpInspector>() {
         return None;
     }
-    // The engine's block gas rule is the one of the forks before Amsterdam's two-dimensional
-    // gas (EIP-8037), and it is always checked, as alloy-evm does.
-    let cfg = evm.cfg_env();
-    if cfg.enable_amsterdam_eip8037 || cfg.is_block_gas_limit_disabled() {
+    // The engine always checks the block gas rule, as alloy-evm does.
+    if evm.cfg_env().is_block_gas_limit_disabled() {
         return None;
     }
     as_state::<DB, D>(evm.components().0).filter(|state| state.bal_state.bal.is_none())

@@ -26,6 +26,21 @@ pub(crate) fn as_state<DB, D: 'static>(db: &DB) -> Option<&State<D>> {
     }
 }
 
+/// `db` as a mutable `State<D>`, when `DB` is `State<D>` or `&mut State<D>`.
+pub(crate) fn as_state_mut<DB, D: 'static>(db: &mut DB) -> Option<&mut State<D>> {
+    let id = typeid::of::<DB>();
+    if id == TypeId::of::<State<D>>() {
+        // SAFETY: as in `as_state`, `DB` is exactly `State<D>`; this is `Any::downcast_mut`.
+        Some(unsafe { &mut *(db as *mut DB).cast::<State<D>>() })
+    } else if id == typeid::of::<&mut State<D>>() {
+        // SAFETY: `DB` is `&'x mut State<D>` for some 'x; the result is a unique reborrow
+        // that lives no longer than our unique borrow of `db`.
+        Some(unsafe { &mut **(db as *mut DB).cast::<&mut State<D>>() })
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,8 +52,10 @@ mod tests {
     fn recognises_owned_and_borrowed_state() {
         let mut state = State::builder().with_database(Db::default()).build();
         assert!(as_state::<_, Db>(&state).is_some());
-        let borrowed = &mut state;
+        assert!(as_state_mut::<_, Db>(&mut state).is_some());
+        let mut borrowed = &mut state;
         assert!(as_state::<_, Db>(&borrowed).is_some());
+        assert!(as_state_mut::<_, Db>(&mut borrowed).is_some());
     }
 
     #[test]
@@ -46,5 +63,6 @@ mod tests {
         let state = State::builder().with_database(Db::default()).build();
         assert!(as_state::<_, EmptyDB>(&state).is_none());
         assert!(as_state::<_, Db>(&Db::default()).is_none());
+        assert!(as_state_mut::<_, Db>(&mut Db::default()).is_none());
     }
 }

@@ -34,8 +34,8 @@ pub(crate) struct Ordered<E> {
     /// and its real value before the transaction.
     recipients: Vec<Option<RecipientPrior>>,
     spec: SpecId,
-    /// Gas used by the block.
-    pub(crate) gas_used: u64,
+    /// The block's gas meter after its transactions.
+    pub(crate) gas: BlockGasMeter,
 }
 
 /// A busy recipient, and what it was before a transaction paid it through a placeholder.
@@ -181,7 +181,7 @@ pub(crate) fn order<DB: DatabaseRef>(
         beneficiary,
         recipients,
         spec: cfg.spec,
-        gas_used: gas.used(),
+        gas,
     })
 }
 

@@ -254,7 +254,7 @@ impl ParallelExecutor {
         // run; both measured on ERC-20 transfers): whichever costs less.
         let rest_on_memory = !rest.is_empty() && 4 * prefix > rest.len();
         let outputs = order(db, cfg, block, &txs[..prefix], outcomes, &memory).map(|ordered| {
-            let gas = BlockGasMeter::resumed(cfg, block, ordered.gas_used);
+            let gas = ordered.gas.clone();
             if rest_on_memory {
                 let (transactions, rest) = self.pool.install(|| {
                     rayon::join(

@@ -506,7 +506,7 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
     }
 
     /// Gas used by the transactions streamed so far.
-    pub const fn gas_used(&self) -> u64 {
+    pub fn gas_used(&self) -> u64 {
         self.gas.used()
     }
 

@@ -43,10 +43,13 @@ mod trie;
 pub use block_replay::{BlockReport, replay_block};
 pub use check::outcome::{Check, Checks};
 pub use consensus::{
-    blockchain_test::{BlobSchedule, BlockchainTest, FixtureAccount, FixtureBlock, FixtureConfig},
+    blockchain_test::{
+        BlobSchedule, BlockchainTest, DecodedFixtureBlock, FixtureAccount, FixtureBlock,
+        FixtureConfig,
+    },
     execute_block::Executor,
     fixture_files::{FixtureSource, SourceError, for_each_fixture_file},
-    run_test::{Verdict, run_test},
+    run_test::{Verdict, run_test, run_test_beside_revm},
 };
 pub use execution::{Drive, Execution, Executors, ReplayDb, StreamedReceipts, execution_ctx};
 pub use explain::{ExplainError, Explainer, Explanation, PolicyDecision};

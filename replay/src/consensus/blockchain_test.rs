@@ -1,5 +1,6 @@
 //! The BlockchainTest fixture format of the Ethereum test suites.
 
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_primitives::{Address, B256, Bytes, U256, map::HashMap};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -52,6 +53,32 @@ pub struct FixtureBlock {
     /// Set when the block must be rejected; names why.
     #[serde(default)]
     pub expect_exception: Option<String>,
+    /// The block's EIP-7928 access list (Amsterdam), which travels beside the block.
+    #[serde(default)]
+    pub block_access_list: Option<BlockAccessList>,
+    /// What a block to be rejected decodes to, with the access list it travels with.
+    #[serde(default)]
+    pub rlp_decoded: Option<DecodedFixtureBlock>,
+}
+
+impl FixtureBlock {
+    /// The access list delivered with the block, if any.
+    pub fn access_list(&self) -> Option<&BlockAccessList> {
+        self.block_access_list.as_ref().or_else(|| {
+            self.rlp_decoded
+                .as_ref()
+                .and_then(|decoded| decoded.block_access_list.as_ref())
+        })
+    }
+}
+
+/// The decoded form of a block to be rejected; only its access list is used.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecodedFixtureBlock {
+    /// The access list the block travels with.
+    #[serde(default)]
+    pub block_access_list: Option<BlockAccessList>,
 }
 
 /// Chain configuration of execution-spec tests.

@@ -8,7 +8,10 @@ use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
 use alloy_primitives::{Address, U256};
 use std::collections::BTreeMap;
 
-/// Forks in activation order, with the names the test suites use for them.
+/// Forks in activation order, with the names the test suites use for them. Amsterdam is not
+/// on this line: the suites branch it off BPO2 (`BPO2ToAmsterdamAtTime15k`), beside BPO3 and
+/// BPO4 (`BPO2ToBPO3AtTime15k`), so a BPO3 chain has no Amsterdam and an Amsterdam chain no
+/// BPO3.
 const FORKS: [(&str, EthereumHardfork); 20] = [
     ("Frontier", EthereumHardfork::Frontier),
     ("Homestead", EthereumHardfork::Homestead),
@@ -45,7 +48,32 @@ const fn by_timestamp(fork: EthereumHardfork) -> bool {
             | EthereumHardfork::Bpo3
             | EthereumHardfork::Bpo4
             | EthereumHardfork::Bpo5
+            | EthereumHardfork::Amsterdam
     )
+}
+
+/// The fork the suites name Amsterdam, and the fork of [`FORKS`] it follows.
+const AMSTERDAM: (&str, EthereumHardfork) = ("Amsterdam", EthereumHardfork::Amsterdam);
+const AMSTERDAM_PARENT: &str = "BPO2";
+
+/// The fork named `name` and every fork before it, in activation order.
+fn line_to(name: &str) -> Option<Vec<EthereumHardfork>> {
+    if name == AMSTERDAM.0 {
+        let mut line = line_to(AMSTERDAM_PARENT)?;
+        line.push(AMSTERDAM.1);
+        return Some(line);
+    }
+    let index = FORKS.iter().position(|(fork, _)| *fork == name)?;
+    Some(FORKS[..=index].iter().map(|(_, fork)| *fork).collect())
+}
+
+/// The fork the suites name `name`.
+fn fork_named(name: &str) -> Option<EthereumHardfork> {
+    FORKS
+        .iter()
+        .chain([&AMSTERDAM])
+        .find(|(fork, _)| *fork == name)
+        .map(|(_, fork)| *fork)
 }
 
 /// A test chain's rules.
@@ -65,9 +93,9 @@ impl TestChainSpec {
             Some((base, rest)) => (base, Some(rest)),
             None => (network, None),
         };
-        let base_index = FORKS.iter().position(|(name, _)| *name == base)?;
+        let base_line = line_to(base)?;
         let mut forks: Vec<(EthereumHardfork, ForkCondition)> = Vec::new();
-        for (_, fork) in &FORKS[..=base_index] {
+        for fork in &base_line {
             forks.push((*fork, genesis_condition(*fork)));
         }
         if let Some(rest) = next {
@@ -80,9 +108,12 @@ impl TestChainSpec {
                 ));
                 return Some(Self::build(forks, config));
             }
-            let index = FORKS.iter().position(|(n, _)| *n == name)?;
+            let line = line_to(name)?;
+            if !line.starts_with(&base_line) {
+                return None;
+            }
             // Forks between the two named ones (Arrow and Gray Glacier) come with the latter.
-            for (_, fork) in &FORKS[base_index + 1..=index] {
+            for fork in &line[base_line.len()..] {
                 let condition = if let Some(difficulty) = at.strip_prefix("Diff") {
                     let total_difficulty = U256::from_str_radix(difficulty, 16).ok()?;
                     ForkCondition::TTD {
@@ -133,9 +164,9 @@ impl TestChainSpec {
         let mut blob_schedule = default_blob_schedule();
         if let Some(config) = config {
             for (name, schedule) in &config.blob_schedule {
-                if let Some((_, fork)) = FORKS.iter().find(|(n, _)| n == name) {
-                    blob_schedule.retain(|(f, _)| f != fork);
-                    blob_schedule.push((*fork, blob_params(*fork, schedule)));
+                if let Some(fork) = fork_named(name) {
+                    blob_schedule.retain(|(f, _)| *f != fork);
+                    blob_schedule.push((fork, blob_params(fork, schedule)));
                 }
             }
         }
@@ -232,6 +263,8 @@ fn default_blob_schedule() -> Vec<(EthereumHardfork, BlobParams)> {
         (EthereumHardfork::Osaka, BlobParams::osaka()),
         (EthereumHardfork::Bpo1, BlobParams::bpo1()),
         (EthereumHardfork::Bpo2, BlobParams::bpo2()),
+        // Amsterdam keeps BPO2's blob parameters.
+        (EthereumHardfork::Amsterdam, BlobParams::bpo2()),
     ]
 }
 
@@ -268,5 +301,30 @@ impl EthereumHardforks for TestChainSpec {
 impl EthExecutorSpec for TestChainSpec {
     fn deposit_contract_address(&self) -> Option<Address> {
         Some(MAINNET_DEPOSIT_CONTRACT_ADDRESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active(network: &str, fork: EthereumHardfork, timestamp: u64) -> bool {
+        TestChainSpec::for_network(network, None)
+            .expect(network)
+            .ethereum_fork_activation(fork)
+            .active_at_timestamp(timestamp)
+    }
+
+    #[test]
+    fn amsterdam_branches_off_bpo2_beside_bpo3() {
+        use EthereumHardfork::{Amsterdam, Bpo2, Bpo3};
+        assert!(active("Amsterdam", Amsterdam, 0) && active("Amsterdam", Bpo2, 0));
+        assert!(!active("Amsterdam", Bpo3, u64::MAX));
+        assert!(!active("BPO2ToBPO3AtTime15k", Amsterdam, u64::MAX));
+        assert!(active("BPO2ToBPO3AtTime15k", Bpo3, 15_000));
+        assert!(!active("BPO2ToAmsterdamAtTime15k", Amsterdam, 14_999));
+        assert!(active("BPO2ToAmsterdamAtTime15k", Amsterdam, 15_000));
+        assert!(!active("BPO2ToAmsterdamAtTime15k", Bpo3, u64::MAX));
+        assert!(TestChainSpec::for_network("BPO3ToAmsterdamAtTime15k", None).is_none());
     }
 }

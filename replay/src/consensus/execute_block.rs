@@ -8,11 +8,12 @@ use super::{
 };
 use crate::{execution::drive_streaming, state::pre_state_error::PreStateError};
 use alloy_consensus::{Block, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_evm::{
-    EvmEnv, EvmFactory,
+    Evm, EvmEnv, EvmFactory,
     block::{
         BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockExecutorFactory,
-        BlockValidationError,
+        BlockValidationError, ExecutableTx,
     },
     eth::{
         EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory,
@@ -20,6 +21,7 @@ use alloy_evm::{
         receipt_builder::AlloyReceiptBuilder,
     },
 };
+use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::U256;
 use parallax_adapters::{ParallaxBlockExecutorFactory, ParallaxExecutionCtx, StreamedBlock};
 use parallax_engine::ParallelExecutor;
@@ -27,7 +29,7 @@ use revm::{
     Database, DatabaseCommit,
     database::{BundleState, State, WrapDatabaseRef, states::bundle_state::BundleRetention},
     primitives::AddressMap,
-    state::{Account, EvmState, TransactionId},
+    state::{Account, EvmState, TransactionId, bal::BlockAccessIndex},
 };
 use std::{
     borrow::Cow,
@@ -59,6 +61,8 @@ pub(super) struct BlockExecution {
     pub(super) commits: Vec<EvmState>,
     /// How many of `commits` came before the first transaction.
     pub(super) pre_transaction_commits: usize,
+    /// The EIP-7928 access list revm's `State` built from the commits (Amsterdam on).
+    pub(super) access_list: Option<BlockAccessList>,
     /// The rules the block ran under (without the DAO fork once it has been applied).
     pub(super) spec: TestChainSpec,
 }
@@ -73,9 +77,11 @@ pub(super) fn execute_block(
 ) -> Result<BlockExecution, Rejection> {
     let commits: Arc<Mutex<Vec<EvmState>>> = Arc::default();
     let sink = Arc::clone(&commits);
+    let amsterdam = spec.is_amsterdam_active_at_timestamp(block.header.timestamp);
     let mut state = State::builder()
         .with_database_ref(parent_db.clone())
         .with_bundle_update()
+        .with_bal_builder_if(amsterdam)
         .build()
         .with_state_hook(Some(Box::new(move |changes: EvmState| {
             sink.lock().expect("commit log").push(changes)
@@ -107,7 +113,7 @@ pub(super) fn execute_block(
             .map(|w| Cow::Borrowed(w.as_slice())),
         extra_data: header.extra_data.clone(),
         tx_count_hint: Some(transactions.len()),
-        slot_number: None,
+        slot_number: header.slot_number,
     };
     let result = match executor {
         Executor::Parallel(engine) | Executor::ParallelStreaming(engine) => {
@@ -146,12 +152,11 @@ pub(super) fn execute_block(
                 spec.clone(),
                 EthEvmFactory::default(),
             );
-            factory
-                .create_executor(evm, ctx)
-                .execute_block(transactions.iter())
+            execute_indexed(factory.create_executor(evm, ctx), transactions)
         }
     }
     .map_err(|error| classify(&error))?;
+    let access_list = state.take_built_alloy_bal();
     state.merge_transitions(BundleRetention::Reverts);
     let bundle = state.take_bundle();
     drop(state);
@@ -161,8 +166,41 @@ pub(super) fn execute_block(
         bundle,
         commits,
         pre_transaction_commits,
+        access_list,
         spec,
     })
+}
+
+/// Executes a block as reth's engine tree does, with `State` told each change's EIP-7928
+/// index: 0 before the transactions, `i + 1` for transaction `i`, `n + 1` after them.
+fn execute_indexed<'db, E>(
+    mut executor: E,
+    transactions: &[Recovered<TxEnvelope>],
+) -> Result<BlockExecutionResult<ReceiptEnvelope>, BlockExecutionError>
+where
+    E: BlockExecutor<
+            Receipt = ReceiptEnvelope,
+            Evm: Evm<DB = &'db mut State<WrapDatabaseRef<ChainDb>>>,
+        >,
+    for<'a> &'a Recovered<TxEnvelope>: ExecutableTx<E>,
+{
+    executor.apply_pre_execution_changes()?;
+    for (index, tx) in transactions.iter().enumerate() {
+        executor
+            .evm_mut()
+            .db_mut()
+            .set_bal_index(access_index(index + 1));
+        executor.execute_transaction(tx)?;
+    }
+    executor
+        .evm_mut()
+        .db_mut()
+        .set_bal_index(access_index(transactions.len() + 1));
+    executor.apply_post_execution_changes()
+}
+
+fn access_index(index: usize) -> BlockAccessIndex {
+    BlockAccessIndex::new(index as u64)
 }
 
 /// The DAO fork's irregular state change, applied before the block's transactions as the

@@ -1,5 +1,5 @@
 //! Consensus rules a header must obey relative to its parent and its own body, from
-//! Frontier to Osaka, except proof-of-work difficulty and seal checks (out of scope).
+//! Frontier to Amsterdam, except proof-of-work difficulty and seal checks (out of scope).
 
 use super::{
     chain_spec::TestChainSpec,
@@ -66,6 +66,12 @@ pub(crate) fn check_block(
     let prague = spec.is_prague_active_at_timestamp(h.timestamp);
     if prague != h.requests_hash.is_some() {
         return Err(format("requests hash present iff Prague is active"));
+    }
+    let amsterdam = spec.is_amsterdam_active_at_timestamp(h.timestamp);
+    if amsterdam != h.block_access_list_hash.is_some() || amsterdam != h.slot_number.is_some() {
+        return Err(format(
+            "block access list hash and slot number present iff Amsterdam is active",
+        ));
     }
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! senders, execute it, then check what execution produced.
 
 use super::{
+    access_list::{check_built, check_delivered},
+    beside_revm::compare_with_revm,
     chain_spec::TestChainSpec,
     check_results::check_results,
     execute_block::{BlockExecution, Executor, execute_block},
@@ -12,7 +14,8 @@ use super::{
 use crate::trie::post_state_root::changes_from_bundle;
 use alloy_consensus::{Block, Header, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::{
-    eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+    eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+    eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7928::BlockAccessList,
 };
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{B256, U256};
@@ -28,11 +31,13 @@ pub(super) struct Imported {
     pub(super) total_difficulty: U256,
 }
 
-/// Validates and executes `block` on top of its parent; returns the state after it.
+/// Validates and executes `block`, delivered with `access_list` (Amsterdam), on top of its
+/// parent; returns the state after it.
 pub(super) fn import_block(
     chain: &HashMap<B256, Imported>,
     base_spec: &TestChainSpec,
     block: Block<TxEnvelope>,
+    access_list: Option<&BlockAccessList>,
     executor: &Executor,
 ) -> Result<Imported, Rejection> {
     let parent = chain.get(&block.header.parent_hash).ok_or_else(|| {
@@ -48,6 +53,7 @@ pub(super) fn import_block(
         _ => base_spec.clone(),
     };
     check_block(&spec, &parent.header, &block)?;
+    check_delivered(&block.header, block.body.transactions.len(), access_list)?;
     let mut transactions = Vec::with_capacity(block.body.transactions.len());
     // Before Homestead (EIP-2) signatures with a high s value were valid.
     let homestead = spec.is_homestead_active_at_block(block.header.number);
@@ -74,8 +80,22 @@ pub(super) fn import_block(
         bundle,
         commits,
         pre_transaction_commits,
+        access_list: built_access_list,
         spec,
-    } = execute_block(&parent.db, spec, &block, &transactions, executor)?;
+    } = {
+        let execution = execute_block(&parent.db, spec.clone(), &block, &transactions, executor);
+        if !matches!(executor, Executor::Sequential) {
+            let on_revm = execute_block(
+                &parent.db,
+                spec,
+                &block,
+                &transactions,
+                &Executor::Sequential,
+            );
+            compare_with_revm(&execution, &on_revm)?;
+        }
+        execution?
+    };
     check_body_roots(&spec, &block)?;
 
     let mut world = (*parent.db.state).clone();
@@ -109,6 +129,7 @@ pub(super) fn import_block(
         pre_transaction_commits,
         &world,
     )?;
+    check_built(header, access_list, built_access_list.as_ref())?;
 
     let header = &block.header;
     let mut hashes = (*parent.db.hashes).clone();

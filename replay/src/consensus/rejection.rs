@@ -17,6 +17,11 @@ pub(crate) enum Family {
     Requests,
     /// Executing the block gives results other than its header states.
     Result,
+    /// The block's EIP-7928 access list is not the one its execution builds, or is malformed.
+    AccessList,
+    /// The executor under test produced something other than stock revm did; no fixture
+    /// expects this.
+    Divergence,
 }
 
 /// A rejected block: the family and what exactly was wrong.
@@ -86,6 +91,9 @@ fn family_of(name: &str) -> Result<Family, &'static str> {
         | "SYSTEM_CONTRACT_CALL_FAILED"
         | "SYSTEM_CONTRACT_EMPTY"
         | "INVALID_WITHDRAWAL_REQUEST" => Family::Requests,
+        "INVALID_BLOCK_ACCESS_LIST"
+        | "INVALID_BAL_HASH"
+        | "BLOCK_ACCESS_LIST_GAS_LIMIT_EXCEEDED" => Family::AccessList,
         "INVALID_STATE_ROOT"
         | "INVALID_RECEIPTS_ROOT"
         | "INVALID_LOG_BLOOM"

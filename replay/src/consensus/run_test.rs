@@ -8,7 +8,6 @@ use super::{
     execute_block::Executor,
     import_block::{Imported, import_block},
     rejection::{Expectation, expectation, matches},
-    skips::skip_reason,
     world_state::{ChainDb, WorldState},
 };
 use alloy_primitives::B256;
@@ -21,18 +20,44 @@ pub enum Verdict {
     Pass,
     /// Something was not; the text says what.
     Fail(String),
+    /// It failed, and fails on stock sequential revm through the same harness too: a rule revm
+    /// does not implement (or implements in another revision), not a fault of Parallax.
+    FailOnRevmToo {
+        /// Why it failed on the executor under test.
+        reason: String,
+        /// Why it failed on stock sequential revm.
+        revm: String,
+    },
     /// The test exercises something out of scope; the text says what.
     Skip(String),
 }
 
-/// Runs the test named `name` with `executor`.
-pub fn run_test(name: &str, test: &BlockchainTest, executor: &Executor) -> Verdict {
+/// Runs the test with `executor`, and where it fails, again with stock sequential revm, so
+/// that a failure revm shares is told apart (under the stock executor every failure is
+/// revm's).
+pub fn run_test_beside_revm(test: &BlockchainTest, executor: &Executor) -> Verdict {
+    match run_test(test, executor) {
+        Verdict::Fail(reason) => {
+            let on_revm = match executor {
+                Executor::Sequential => Verdict::Fail(reason.clone()),
+                _ => run_test(test, &Executor::Sequential),
+            };
+            match on_revm {
+                // Only the same failure is revm's: the executor under test is also compared
+                // with revm block by block, so a different text is a different result.
+                Verdict::Fail(revm) if revm == reason => Verdict::FailOnRevmToo { reason, revm },
+                _ => Verdict::Fail(reason),
+            }
+        }
+        verdict => verdict,
+    }
+}
+
+/// Runs the test with `executor`.
+pub fn run_test(test: &BlockchainTest, executor: &Executor) -> Verdict {
     let Some(spec) = TestChainSpec::for_network(&test.network, test.config.as_ref()) else {
         return Verdict::Skip(format!("network {} is not known", test.network));
     };
-    if let Some(reason) = skip_reason(name, &test.network) {
-        return Verdict::Skip(reason.to_owned());
-    }
     for block in &test.blocks {
         if let Some(expected) = &block.expect_exception
             && let Expectation::OutOfScope(reason) = expectation(expected)
@@ -76,7 +101,8 @@ fn run_checked(
     for (index, fixture_block) in test.blocks.iter().enumerate() {
         let outcome = decode_block(&fixture_block.rlp).and_then(|block| {
             let hash = block.header.hash_slow();
-            import_block(&chain, spec, block, executor).map(|imported| (hash, imported))
+            import_block(&chain, spec, block, fixture_block.access_list(), executor)
+                .map(|imported| (hash, imported))
         });
         match (outcome, &fixture_block.expect_exception) {
             (Ok((hash, imported)), None) => {

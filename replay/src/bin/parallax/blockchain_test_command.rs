@@ -4,7 +4,9 @@ use crate::{exit, table::Table};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
-use parallax_replay::{BlockchainTest, Executor, Verdict, for_each_fixture_file, run_test};
+use parallax_replay::{
+    BlockchainTest, Executor, Verdict, for_each_fixture_file, run_test_beside_revm,
+};
 use serde_json::json;
 use std::{
     collections::BTreeMap,
@@ -25,8 +27,9 @@ pub(crate) struct BlockchainTestArgs {
     /// Print one JSON object per test, then a summary object.
     #[arg(long)]
     json: bool,
-    /// Import the blocks with alloy-evm's stock executor (plain sequential revm) instead, to
-    /// tell a failure of ours from one of revm's.
+    /// Import the blocks with alloy-evm's stock executor (plain sequential revm) instead. Every
+    /// failure then counts as `failed_on_revm_too`; under the Parallax executor a failing test
+    /// is run again on stock revm, and counts as `failed` only where revm passes it.
     #[arg(long)]
     sequential: bool,
     /// Only run tests whose name contains this text.
@@ -54,6 +57,7 @@ enum DriveArg {
 struct Counts {
     passed: usize,
     failed: usize,
+    failed_on_revm_too: usize,
     skipped: usize,
 }
 
@@ -62,14 +66,16 @@ impl Counts {
         match verdict {
             Verdict::Pass => self.passed += 1,
             Verdict::Fail(_) => self.failed += 1,
+            Verdict::FailOnRevmToo { .. } => self.failed_on_revm_too += 1,
             Verdict::Skip(_) => self.skipped += 1,
         }
     }
 
-    fn cells(self) -> [String; 3] {
+    fn cells(self) -> [String; 4] {
         [
             self.passed.to_string(),
             self.failed.to_string(),
+            self.failed_on_revm_too.to_string(),
             self.skipped.to_string(),
         ]
     }
@@ -82,6 +88,7 @@ struct Summary {
     by_fork: BTreeMap<String, Counts>,
     skip_reasons: BTreeMap<String, usize>,
     failures: Vec<String>,
+    revm_failures: Vec<String>,
 }
 
 pub(crate) fn run(args: BlockchainTestArgs) -> u8 {
@@ -126,9 +133,10 @@ pub(crate) fn run(args: BlockchainTestArgs) -> u8 {
                 }
                 let (fork, verdict) = match serde_json::from_value::<BlockchainTest>(value) {
                     Ok(test) => {
-                        let verdict =
-                            catch_unwind(AssertUnwindSafe(|| run_test(&name, &test, &executor)))
-                                .unwrap_or_else(|_| Verdict::Fail("the harness panicked".into()));
+                        let verdict = catch_unwind(AssertUnwindSafe(|| {
+                            run_test_beside_revm(&test, &executor)
+                        }))
+                        .unwrap_or_else(|_| Verdict::Fail("the harness panicked".into()));
                         (test.network, verdict)
                     }
                     Err(error) => (
@@ -158,12 +166,17 @@ pub(crate) fn run(args: BlockchainTestArgs) -> u8 {
     if args.json {
         println!(
             "{}",
-            json!({"passed": total.passed, "failed": total.failed, "skipped": total.skipped})
+            json!({
+                "passed": total.passed,
+                "failed": total.failed,
+                "failed_on_revm_too": total.failed_on_revm_too,
+                "skipped": total.skipped,
+            })
         );
     } else {
         print_summary(&summary, &executor);
     }
-    if total.passed + total.failed + total.skipped == 0 {
+    if total.passed + total.failed + total.failed_on_revm_too + total.skipped == 0 {
         eprintln!("error: no BlockchainTest fixtures found in the given paths");
         exit::UNUSABLE
     } else if total.failed > 0 {
@@ -198,6 +211,12 @@ fn record(
             summary.failures.push(format!("{name}: {reason}"));
             ("fail", reason.clone())
         }
+        Verdict::FailOnRevmToo { reason, revm } => {
+            summary
+                .revm_failures
+                .push(format!("{name}: {reason} (stock revm: {revm})"));
+            ("fail_on_revm_too", reason.clone())
+        }
         Verdict::Skip(reason) => {
             *summary.skip_reasons.entry(reason.clone()).or_default() += 1;
             ("skip", reason.clone())
@@ -221,7 +240,7 @@ fn print_summary(summary: &Summary, executor: &Executor) {
         Executor::Sequential => "stock sequential revm".to_owned(),
     };
     for (title, groups) in [("suite", &summary.by_suite), ("fork", &summary.by_fork)] {
-        let mut table = Table::new(&[title, "passed", "failed", "skipped"]);
+        let mut table = Table::new(&[title, "passed", "failed", "failed on revm too", "skipped"]);
         for (name, counts) in groups {
             let mut row = vec![name.clone()];
             row.extend(counts.cells());
@@ -236,6 +255,15 @@ fn print_summary(summary: &Summary, executor: &Executor) {
         }
         println!();
     }
+    for failure in summary.revm_failures.iter().take(20) {
+        eprintln!("FAIL ON REVM TOO {failure}");
+    }
+    if summary.revm_failures.len() > 20 {
+        eprintln!(
+            "... and {} more that fail on stock revm too",
+            summary.revm_failures.len() - 20
+        );
+    }
     for failure in summary.failures.iter().take(50) {
         eprintln!("FAIL {failure}");
     }
@@ -244,7 +272,7 @@ fn print_summary(summary: &Summary, executor: &Executor) {
     }
     let t = summary.total;
     println!(
-        "{} passed, {} failed, {} skipped ({mode})",
-        t.passed, t.failed, t.skipped
+        "{} passed, {} failed, {} failed on stock revm too, {} skipped ({mode})",
+        t.passed, t.failed, t.failed_on_revm_too, t.skipped
     );
 }

@@ -35,11 +35,13 @@ use revm::{
     },
     database::State,
     inspector::NoOpInspector,
-    state::bal::BlockAccessIndex,
+    state::bal::{Bal, BlockAccessIndex},
 };
+use std::sync::Arc;
 
 /// Runs a block's transactions with the engine over a `State` whose database all workers
-/// can read at once; `None` when the engine's policy runs them sequentially. Built only
+/// can read at once: from the block access list when one is given (the `State` reads from
+/// it), else on Block-STM; `None` when the engine's policy runs them sequentially. Built only
 /// where `D: Sync` is known (the factory's constructors), and kept as a plain function so
 /// that the executor, generic over any `D`, can call it.
 pub(crate) type SharedStateRun<D> =
@@ -49,6 +51,7 @@ pub(crate) type SharedStateRun<D> =
         &CfgEnv,
         &BlockEnv,
         &[TxEnv],
+        Option<&Arc<Bal>>,
     ) -> Option<Result<BlockOutput, ExecutionError<<D as DatabaseRef>::Error>>>;
 
 /// The [`SharedStateRun`] for a `D` that is `Sync`.
@@ -58,21 +61,27 @@ pub(crate) fn run_on_shared_state<D>(
     cfg: &CfgEnv,
     block: &BlockEnv,
     txs: &[TxEnv],
+    list: Option<&Arc<Bal>>,
 ) -> Option<Result<BlockOutput, ExecutionError<D::Error>>>
 where
     D: DatabaseRef + Sync,
     D::Error: Send,
 {
-    let view = crate::StateView::new(state).expect("checked by runs_parallel");
-    engine.execute_if_parallel(&view, cfg, block, txs)
+    let view = crate::StateView::beneath_list(state);
+    match list {
+        Some(list) => Some(engine.execute_with_access_list(&view, cfg, block, txs, list)),
+        None => engine.execute_if_parallel(&view, cfg, block, txs),
+    }
 }
 
 /// A block executor that runs a block's transactions in parallel.
 ///
 /// Both paths run in parallel when the executor's database is revm's `State<D>` (or
-/// `&mut State<D>`) over the factory's database type `D`, not reading from a block access
-/// list (one that builds a list, as for Amsterdam blocks, is fine: each commit is attributed
-/// to its EIP-7928 index), and no inspector is attached; otherwise they run one transaction at a time, exactly as
+/// `&mut State<D>`) over the factory's database type `D` and no inspector is attached (a
+/// `State` that builds the EIP-7928 list, as for Amsterdam blocks, gets each commit at its
+/// index; one that reads from the list the block came with, `State::with_bal`, has
+/// `execute_block` run every transaction at once from it, then check the list against
+/// what they did); otherwise they run one transaction at a time, exactly as
 /// alloy-evm's `EthBlockExecutor` does.
 /// - [`BlockExecutor::execute_block`]: when the factory knows `D` is `Sync` (it was built
 ///   with [`new`](crate::ParallaxBlockExecutorFactory::new)), or the context carries a
@@ -161,17 +170,17 @@ where
     R: ReceiptBuilder,
 {
     /// Whether [`BlockExecutor::execute_block`] will hand the block to the Parallax engine:
-    /// the database is `State<D>` not reading from a block access list, no inspector is
-    /// attached, and
-    /// the workers can read the pre-state (`D` is `Sync`, or the context carries a
-    /// [`StreamedBlock`]). The streaming path runs in parallel under the same conditions,
-    /// with a `StreamedBlock`. (The engine itself may still run a block sequentially when it
+    /// the database is `State<D>`, no inspector is attached, and the workers can read the
+    /// pre-state (`D` is `Sync`, or the context carries a [`StreamedBlock`]). A `State` that
+    /// reads from the block's access list runs every transaction at once from the list. The
+    /// streaming path runs on Block-STM under the same conditions, with a `StreamedBlock`,
+    /// and one transaction at a time on a `State` that reads from a list. (The engine itself may still run a block sequentially when it
     /// is very small or one long dependency chain, per its
     /// [`ExecutionPolicy`](parallax_engine::ExecutionPolicy).)
     pub fn runs_parallel(&self) -> bool {
         let readable =
             self.shared_state_run.is_some() || matches!(self.streaming, Streaming::Ready(_));
-        readable && parallel_state::<DB, I, D>(&self.inner.evm).is_some()
+        readable && usable_state::<DB, I, D>(&self.inner.evm).is_some()
     }
 }
 
@@ -314,14 +323,14 @@ where
     D: DatabaseRef<Error: Send + Sync + 'static> + 'static,
     R: ReceiptBuilder,
 {
-    /// Attributes what is committed next to EIP-7928 block access index `index` (0 for the
-    /// pre-execution changes, `i + 1` for transaction `i`, `n + 1` after the last) when the
-    /// `State` builds the block's access list. The stock executor leaves this to its caller;
-    /// the executor knows each transaction's position itself, on every path.
+    /// Attributes what is committed next, and what is read from a delivered list next, to
+    /// EIP-7928 block access index `index` (0 for the pre-execution changes, `i + 1` for
+    /// transaction `i`, `n + 1` after the last) when the `State` builds or reads the block's
+    /// access list. The stock executor leaves this to its caller; the executor knows each
+    /// transaction's position itself, on every path.
     fn attribute_to(&mut self, index: usize) {
         if let Some(state) = as_state_mut::<DB, D>(self.inner.evm.db_mut())
-            && state.bal_state.bal_builder.is_some()
-            && state.bal_state.bal.is_none()
+            && (state.bal_state.bal_builder.is_some() || state.bal_state.bal.is_some())
         {
             state.bal_state.bal_index = BlockAccessIndex::new(index as u64);
         }
@@ -349,19 +358,45 @@ where
         txs: &[TxEnv],
     ) -> Option<Result<BlockOutput, ExecutionError<D::Error>>> {
         let evm = &self.inner.evm;
-        let state = parallel_state::<DB, I, D>(evm)?;
+        let state = usable_state::<DB, I, D>(evm)?;
+        // A `State` that reads from the block's access list: every transaction at once
+        // from the list, whatever the policy says of Block-STM.
+        let list = state.bal_state.bal.as_ref();
         let (cfg, block) = (evm.cfg_env(), evm.block());
         if let Some(run) = self.shared_state_run {
-            return run(state, self.engine, cfg, block, txs);
+            return run(state, self.engine, cfg, block, txs, list);
         }
-        let snapshot = StateSnapshot::of(state, streamed?.prestate)?;
-        self.engine.execute_if_parallel(&snapshot, cfg, block, txs)
+        let prestate = streamed?.prestate;
+        match list {
+            Some(list) => {
+                let snapshot = StateSnapshot::beneath_list(state, prestate);
+                Some(
+                    self.engine
+                        .execute_with_access_list(&snapshot, cfg, block, txs, list),
+                )
+            }
+            None => {
+                let snapshot = StateSnapshot::of(state, prestate)?;
+                self.engine.execute_if_parallel(&snapshot, cfg, block, txs)
+            }
+        }
     }
 }
 
 /// The executor's `State<D>`, when it does not read from a block access list and no
-/// inspector is attached: what the parallel paths need.
+/// inspector is attached: what the Block-STM paths need.
 fn parallel_state<DB, I, D>(evm: &EthEvm<DB, I, PrecompilesMap>) -> Option<&State<D>>
+where
+    DB: StateDB,
+    I: Inspector<EthEvmContext<DB>>,
+    D: 'static,
+{
+    usable_state::<DB, I, D>(evm).filter(|state| state.bal_state.bal.is_none())
+}
+
+/// The executor's `State<D>`, when no inspector is attached and the block gas limit holds:
+/// what every parallel path needs.
+fn usable_state<DB, I, D>(evm: &EthEvm<DB, I, PrecompilesMap>) -> Option<&State<D>>
 where
     DB: StateDB,
     I: Inspector<EthEvmContext<DB>>,
@@ -374,7 +409,7 @@ where
     if evm.cfg_env().is_block_gas_limit_disabled() {
         return None;
     }
-    as_state::<DB, D>(evm.components().0).filter(|state| state.bal_state.bal.is_none())
+    as_state::<DB, D>(evm.components().0)
 }
 
 /// An engine output as the stock executor's result for the same transaction.
@@ -419,6 +454,9 @@ where
         }
         ExecutionError::Database { context, error } => {
             BlockExecutionError::msg(format!("database error while {context}: {error}"))
+        }
+        ExecutionError::AccessList { index, detail } => {
+            BlockExecutionError::msg(format!("block access list, index {index}: {detail}"))
         }
         ExecutionError::ThreadPool(message) => BlockExecutionError::msg(message),
     }

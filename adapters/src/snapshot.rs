@@ -27,14 +27,20 @@ impl<E> StateSnapshot<E> {
         if state.bal_state.bal.is_some() {
             return None;
         }
-        Some(Self {
+        Some(Self::beneath_list(state, prestate))
+    }
+
+    /// A copy of what `state` reads beneath its block access list, for a reader that puts
+    /// the list on top itself (the engine's access-list path).
+    pub(crate) fn beneath_list<D>(state: &State<D>, prestate: SharedPrestate<E>) -> Self {
+        Self {
             cache: state.cache.clone(),
             bundle: state
                 .use_preloaded_bundle
                 .then(|| state.bundle_state.clone()),
             block_hashes: state.block_hashes.clone(),
             prestate,
-        })
+        }
     }
 
     fn view(&self) -> StateView<'_, dyn DatabaseRef<Error = E> + Send + Sync> {

@@ -22,18 +22,28 @@ pub struct StateView<'a, D: ?Sized> {
 }
 
 impl<'a, D: DatabaseRef + Sync> StateView<'a, D> {
-    /// A view of `state`, or `None` when it uses a block access list (EIP-7928), whose
-    /// per-transaction indexing the parallel path does not model.
+    /// A view of `state`, or `None` when it reads from a block access list (EIP-7928),
+    /// whose values the view would not see.
     pub fn new(state: &'a State<D>) -> Option<Self> {
         if state.bal_state.bal.is_some() {
             return None;
         }
-        Some(Self {
+        Some(Self::beneath_list(state))
+    }
+
+    /// A view of what `state` reads beneath its block access list, for a reader that puts
+    /// the list on top itself (the engine's access-list path).
+    pub(crate) const fn beneath_list(state: &'a State<D>) -> Self {
+        Self {
             cache: &state.cache,
-            bundle: state.use_preloaded_bundle.then_some(&state.bundle_state),
+            bundle: if state.use_preloaded_bundle {
+                Some(&state.bundle_state)
+            } else {
+                None
+            },
             block_hashes: &state.block_hashes,
             database: &state.database,
-        })
+        }
     }
 }
 

@@ -572,6 +572,8 @@ mod tests {
             gas_per_s: 1e10 * speedup,
             sequential_peak_bytes: None,
             parallel_peak_bytes: None,
+            build_ms: None,
+            verify_ms: None,
         }
     }
 

@@ -13,7 +13,7 @@ use revm::{
 use serde::Serialize;
 use std::{
     num::NonZeroUsize,
-    sync::Barrier,
+    sync::{Arc, Barrier},
     time::{Duration, Instant},
 };
 
@@ -55,8 +55,9 @@ pub struct WorkloadReport {
     /// or `"sequential"`.
     pub policy: &'static str,
     /// The path the engine took on the checking run: `"parallel"`, `"sequential"` or
-    /// `"mixed"` (Block-STM, then in order from `in_order_from`). `null` when the engine
-    /// did not run.
+    /// `"mixed"` (Block-STM, then in order from `in_order_from`), or `"access_list"` (with
+    /// `--access-list`: every transaction at once from the block's EIP-7928 list). `null`
+    /// when the engine did not run.
     pub path: Option<&'static str>,
     /// Where a mixed run switched to in-order execution.
     pub in_order_from: Option<usize>,
@@ -85,6 +86,14 @@ pub struct WorkloadReport {
     pub sequential_peak_bytes: Option<u64>,
     /// The same for the parallel engine.
     pub parallel_peak_bytes: Option<u64>,
+    /// On the access-list path: median time to build the block's list from the engine's
+    /// own outputs (`BlockOutput::access_list`, no second execution).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_ms: Option<f64>,
+    /// On the access-list path: the in-order pass that checks the list against what the
+    /// transactions did (part of `parallel_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_ms: Option<f64>,
 }
 
 /// Median times of the sides that ran.
@@ -110,19 +119,15 @@ pub(crate) fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
-/// Times each of `workloads` (names from [`WORKLOADS`](crate::WORKLOADS)) with blocks of about `gas` gas on
-/// `threads` workers under `policy`. `progress` hears each workload's name as
-/// it starts. Fails on an unknown name and on the first parallel result that differs.
+/// Times each of `workloads` (names from [`WORKLOADS`](crate::WORKLOADS)) with blocks of
+/// about `gas` gas on `bench`. `progress` hears each workload's name as it starts. Fails on an
+/// unknown name and on the first parallel result that differs.
 pub fn run_workloads(
     workloads: &[&str],
-    threads: NonZeroUsize,
+    bench: &BlockBench,
     gas: u64,
-    rounds: usize,
-    sides: Sides,
-    policy: ExecutionPolicy,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<WorkloadReport>, String> {
-    let bench = BlockBench::new(threads, rounds, sides, policy)?;
     let mut reports = Vec::with_capacity(workloads.len());
     for name in workloads {
         progress(name);
@@ -145,9 +150,18 @@ pub struct BlockBench {
     rounds: usize,
     sides: Sides,
     policy: ExecutionPolicy,
+    access_list: bool,
 }
 
 impl BlockBench {
+    /// With `true`, the engine side runs each block from its EIP-7928 access list, built
+    /// beforehand from the engine's own run of the block.
+    #[must_use]
+    pub const fn with_access_list(mut self, access_list: bool) -> Self {
+        self.access_list = access_list;
+        self
+    }
+
     /// A bench with `threads` workers under `policy`, taking the median of `rounds` rounds
     /// of `sides`.
     pub fn new(
@@ -166,6 +180,7 @@ impl BlockBench {
             rounds,
             sides,
             policy,
+            access_list: false,
         })
     }
 
@@ -187,10 +202,31 @@ impl BlockBench {
         let sides = self.sides;
         let run_sequential =
             || execute_sequential(db, cfg, block, txs).map_err(|error| error.to_string());
-        let run_parallel = || {
-            self.engine
+        // The list, as a block builder makes it: from the engine's own run of the block.
+        let (list, build) = if self.access_list {
+            let output = self
+                .engine
                 .execute(db, cfg, block, txs)
-                .map_err(|error| error.to_string())
+                .map_err(|error| error.to_string())?;
+            let mut builds = Vec::with_capacity(self.rounds.max(1));
+            let mut list = None;
+            for _ in 0..self.rounds.max(1) {
+                let start = Instant::now();
+                list = Some(output.access_list());
+                builds.push(start.elapsed());
+            }
+            (list.map(Arc::new), Some(median(&mut builds)))
+        } else {
+            (None, None)
+        };
+        let run_parallel = || {
+            match &list {
+                Some(list) => self
+                    .engine
+                    .execute_with_access_list(db, cfg, block, txs, list),
+                None => self.engine.execute(db, cfg, block, txs),
+            }
+            .map_err(|error| error.to_string())
         };
         // One run of each side outside the timing: it checks the result, and the peak
         // memory of the process during it is that side's footprint on this block. The side
@@ -226,6 +262,10 @@ impl BlockBench {
             || self.split.run(db, cfg, block, txs),
         );
         let parallel_s = times.parallel.map_or(f64::NAN, |d| d.as_secs_f64());
+        let verify = stats
+            .as_ref()
+            .filter(|stats| stats.from_access_list)
+            .map(|stats| stats.access_list_check);
         Ok(WorkloadReport {
             workload: name.to_owned(),
             txs: txs.len(),
@@ -244,6 +284,8 @@ impl BlockBench {
             gas_per_s: (gas_used as f64 / parallel_s).round(),
             sequential_peak_bytes: sides.sequential().then_some(sequential_peak).flatten(),
             parallel_peak_bytes: parallel_peak,
+            build_ms: build.map(|d| ms(Some(d))),
+            verify_ms: verify.map(|d| ms(Some(d))),
         })
     }
 }

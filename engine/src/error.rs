@@ -65,6 +65,15 @@ pub enum ExecutionError<E> {
         /// The database's error.
         error: E,
     },
+    /// The block's EIP-7928 access list is not what its transactions did (executing from a
+    /// list): the block is invalid.
+    #[error("block access list, index {index}: {detail}")]
+    AccessList {
+        /// The list index (transaction `index - 1`) of the first disagreement.
+        index: u64,
+        /// The account, the field or slot, and the two values.
+        detail: String,
+    },
     /// The worker threads could not be started.
     #[error("thread pool: {0}")]
     ThreadPool(String),
@@ -77,6 +86,7 @@ impl<E> ExecutionError<E> {
             Self::Transaction { index, .. } | Self::BlockGasLimitExceeded { index, .. } => {
                 Some(*index)
             }
+            Self::AccessList { index, .. } => (*index as TxIdx).checked_sub(1),
             Self::Database { .. } | Self::ThreadPool(_) => None,
         }
     }

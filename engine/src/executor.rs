@@ -2,6 +2,7 @@
 //! worker threads, or sequentially where that is the better choice.
 
 use crate::{
+    access_list::{check_list, execute_from_list},
     assemble::{Unassembled, order},
     blockstm::{
         BlockRun, MvMemory,
@@ -22,8 +23,13 @@ use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
+    primitives::hardfork::SpecId,
+    state::bal::Bal,
 };
-use std::{num::NonZeroUsize, sync::Mutex};
+use std::{
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+};
 
 /// Executes blocks of transactions in parallel with results identical to sequential revm.
 #[derive(Debug)]
@@ -165,6 +171,49 @@ impl ParallelExecutor {
         }
     }
 
+    /// Executes `txs` from the block's EIP-7928 access list `list` (revm's form of it:
+    /// `Bal::try_from_alloy`): every transaction at once on the workers, each on `db` plus
+    /// the list's entries before its index, with no speculation and no re-execution; then
+    /// checks, in block order, the block gas limit, each transaction's validity and that the
+    /// list holds exactly the transactions' state changes at their indices (indices 1 to
+    /// `txs.len()`). `db` is the state after the pre-execution system calls.
+    ///
+    /// Where the list is right the result equals [`execute_sequential`]'s, at any thread
+    /// count: the same results, gas and logs, and, committed in order into revm's `State`,
+    /// the same `BundleState` (an empty account's `LoadedAsNotExisting` flag may differ, as
+    /// it does when stock revm reads a list). Before Cancun (EIP-6780), where SELFDESTRUCT
+    /// wipes storage a list does not mention, the block runs the usual way and the list is
+    /// checked against it. A list that differs from what the transactions did fails the block with
+    /// [`ExecutionError::AccessList`], naming the first index, account and field or slot
+    /// that differ; a read of an account or slot the list does not hold fails too. The list's
+    /// entries before and after the transactions (index 0 and `txs.len() + 1`) and its
+    /// storage reads are not assigned to a transaction: the caller compares them with the
+    /// list it builds for the whole block (revm's `State::with_bal_builder`, into which the
+    /// outputs are committed).
+    pub fn execute_with_access_list<DB>(
+        &self,
+        db: &DB,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+        list: &Arc<Bal>,
+    ) -> Result<BlockOutput, ExecutionError<DB::Error>>
+    where
+        DB: DatabaseRef + Sync,
+        DB::Error: Send,
+    {
+        if !cfg.spec.is_enabled_in(SpecId::CANCUN) {
+            // Before EIP-6780 a SELFDESTRUCT wipes storage the list does not mention (slots
+            // no transaction touched), and before EIP-161 an empty account is not an absent
+            // one: reading the pre-state beneath the list would be wrong. No list predates
+            // Amsterdam; on these forks the block runs the usual way, then the list is checked.
+            let output = self.execute(db, cfg, block, txs)?;
+            check_list(list, &output.transactions)?;
+            return Ok(output);
+        }
+        execute_from_list(&self.pool, self.threads.get(), db, cfg, block, txs, list)
+    }
+
     /// Executes `txs` on the workers in the background and streams each transaction's
     /// output in block order as soon as it is final, while later transactions still run
     /// (see [`BlockStream`]). The policy decides as for [`Self::execute`]: a block it runs
@@ -304,6 +353,7 @@ impl ParallelExecutor {
                 dependency_waits: dependency_waits.into_inner(),
                 in_order_from,
                 switch_reason,
+                ..Default::default()
             },
         })
     }
@@ -321,14 +371,22 @@ fn run_rest_on_memory<DB: DatabaseRef>(
     gas: BlockGasMeter,
 ) -> Result<(Vec<TxOutput>, BlockGasMeter), ExecutionError<DB::Error>> {
     let view = VersionedDb::in_order_from(db, memory, first);
-    let state = State::builder().with_database(view).build();
-    run_in_order(state, cfg, block, txs, first, gas, |error| match error {
-        VersionedDbError::Database(error) => TxFailure::Database(error),
-        // Every transaction below `first` is final, so none of its writes is an estimate.
-        VersionedDbError::Blocked(tx) => TxFailure::Evm(format!(
-            "in-order execution met an unfinished write of transaction {tx}"
-        )),
-    })
+    let mut state = State::builder().with_database(view).build();
+    run_in_order(
+        &mut state,
+        cfg,
+        block,
+        txs,
+        first,
+        gas,
+        |error| match error {
+            VersionedDbError::Database(error) => TxFailure::Database(error),
+            // Every transaction below `first` is final, so none of its writes is an estimate.
+            VersionedDbError::Blocked(tx) => TxFailure::Evm(format!(
+                "in-order execution met an unfinished write of transaction {tx}"
+            )),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! | `sequential` | [`execute_sequential`]: plain revm, the reference every result is checked against, and the in-order end of a block whose speculation stopped |
 //! | `blockstm` | the Block-STM machinery: multi-version memory, the versioned database view, the worker, the scheduler, write sets, and the monitor that stops speculating when the chains found leave too little parallelism |
 //! | `chain` | every Ethereum rule the engine relies on (fees and the London rule, EIP-161, the block gas limit, fork gates, known dependencies, the mainnet EVM), behind one seam |
+//! | `access_list` | executing a block from its EIP-7928 access list: every transaction at once on the pre-state plus the list, then the list checked against what they did |
 //! | `stream` | [`BlockStream`]: a block's outputs in order while it still runs, for clients that execute a block transaction by transaction |
 //! | `assemble` | the in-order pass over the validated outcomes and the parallel build of the block's output |
 //! | `output`, `state_diff`, `error` | what a run returns |
@@ -54,6 +55,7 @@
 //! identified by its `Version` (transaction and incarnation), and a read stays valid while
 //! the version it read from is still the one it would read.
 
+mod access_list;
 mod assemble;
 mod blockstm;
 mod chain;
@@ -78,6 +80,8 @@ pub use policy::{
     CHEAP_TX_GAS, CHEAP_TXS_MIN_THREADS, ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS,
     MIN_PARALLELISM, MIN_RUNTIME_PARALLELISM, Plan, SequentialBecause,
 };
-pub use sequential::{execute_sequential, execute_sequential_after};
+pub use sequential::{
+    execute_sequential, execute_sequential_after, execute_sequential_with_access_list,
+};
 pub use state_diff::{AccountDiff, StateDiff};
 pub use stream::{BlockStream, StreamTransactions, Streamed};

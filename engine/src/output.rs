@@ -1,7 +1,17 @@
 //! What executing a block returns.
 
-use crate::{location::Location, state_diff::StateDiff};
-use revm::{context_interface::result::ExecutionResult, state::EvmState};
+use crate::{
+    location::{Location, TxIdx},
+    state_diff::StateDiff,
+};
+use revm::{
+    context_interface::result::ExecutionResult,
+    state::{
+        EvmState,
+        bal::{Bal, BlockAccessIndex},
+    },
+};
+use std::time::Duration;
 
 /// One transaction's outcome: exactly what sequential revm returns for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,6 +20,18 @@ pub struct TxOutput {
     pub result: ExecutionResult,
     /// The accounts it loaded, with their changes (revm's per-transaction state).
     pub state: EvmState,
+}
+
+impl TxOutput {
+    /// Adds what the transaction read and changed to `list` at EIP-7928 index `index + 1`
+    /// (transaction `index`), with revm's own builder, as `State::with_bal_builder` does when
+    /// the transaction is committed. Transactions are added in block order.
+    pub fn add_to_access_list(&self, list: &mut Bal, index: TxIdx) {
+        let at = BlockAccessIndex(index as u64 + 1);
+        for (address, account) in &self.state {
+            list.update_account(at, *address, account);
+        }
+    }
 }
 
 /// The locations one transaction's final execution read and wrote.
@@ -32,6 +54,14 @@ pub struct ExecutionStats {
     pub threads: usize,
     /// Whether the Block-STM path ran (false for the sequential path).
     pub parallel: bool,
+    /// Whether the block ran from its EIP-7928 access list
+    /// ([`ParallelExecutor::execute_with_access_list`](crate::ParallelExecutor::execute_with_access_list)):
+    /// every transaction once, at once.
+    pub from_access_list: bool,
+    /// On the access-list path, the time of the in-order pass after the parallel one: the
+    /// block gas rule, each transaction's validity, and building the transactions' list
+    /// from their changes and comparing it with the list given.
+    pub access_list_check: Duration,
     /// Transaction executions, including re-executions.
     pub executions: usize,
     /// Validations run.
@@ -50,9 +80,12 @@ pub struct ExecutionStats {
 }
 
 impl ExecutionStats {
-    /// How the block ran: `"parallel"`, `"sequential"`, or `"mixed"` (Block-STM, then in
-    /// order from [`Self::in_order_from`]).
+    /// How the block ran: `"parallel"`, `"sequential"`, `"mixed"` (Block-STM, then in
+    /// order from [`Self::in_order_from`]), or `"access_list"`.
     pub const fn path(&self) -> &'static str {
+        if self.from_access_list {
+            return "access_list";
+        }
         match (self.parallel, self.in_order_from) {
             (false, _) => "sequential",
             (true, None) => "parallel",
@@ -76,6 +109,18 @@ pub struct BlockOutput {
 }
 
 impl BlockOutput {
+    /// The transactions' part of the block's EIP-7928 access list (indices 1 to n), built
+    /// from their outputs, with no second execution: the list revm's `State` builds for
+    /// them. A client adds the entries of the system calls and withdrawals (indices 0 and
+    /// n + 1), as its `State` does when the outputs are committed into it.
+    pub fn access_list(&self) -> Bal {
+        let mut list = Bal::new();
+        for (index, tx) in self.transactions.iter().enumerate() {
+            tx.add_to_access_list(&mut list, index);
+        }
+        list
+    }
+
     /// The block's net state changes, merged from every transaction's (computed on demand:
     /// executors commit per-transaction states and rarely need it).
     pub fn state_diff(&self) -> StateDiff {

@@ -14,6 +14,7 @@ use revm::{
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
     database_interface::bal::EvmDatabaseError,
+    state::bal::{Bal, BlockAccessIndex},
 };
 
 /// Executes `txs` one after another on top of `db` with revm, committing each into revm's
@@ -24,10 +25,34 @@ pub fn execute_sequential<DB: DatabaseRef>(
     block: &BlockEnv,
     txs: &[TxEnv],
 ) -> Result<BlockOutput, ExecutionError<DB::Error>> {
-    let state = State::builder().with_database_ref(db).build();
+    let mut state = State::builder().with_database_ref(db).build();
     let gas = BlockGasMeter::new(cfg, block);
-    let (transactions, gas) = run_in_order(state, cfg, block, txs, 0, gas, TxFailure::Database)?;
+    let (transactions, gas) =
+        run_in_order(&mut state, cfg, block, txs, 0, gas, TxFailure::Database)?;
     Ok(sequential_output(transactions, &gas))
+}
+
+/// Executes `txs` like [`execute_sequential`], with revm's `State` also building the
+/// transactions' part of the block's EIP-7928 access list (indices 1 to n) as it commits
+/// each one (`State::with_bal_builder`): the reference for
+/// [`BlockOutput::access_list`] and the list
+/// [`ParallelExecutor::execute_with_access_list`](crate::ParallelExecutor::execute_with_access_list)
+/// runs from.
+pub fn execute_sequential_with_access_list<DB: DatabaseRef>(
+    db: &DB,
+    cfg: &CfgEnv,
+    block: &BlockEnv,
+    txs: &[TxEnv],
+) -> Result<(BlockOutput, Bal), ExecutionError<DB::Error>> {
+    let mut state = State::builder()
+        .with_database_ref(db)
+        .with_bal_builder()
+        .build();
+    let gas = BlockGasMeter::new(cfg, block);
+    let (transactions, gas) =
+        run_in_order(&mut state, cfg, block, txs, 0, gas, TxFailure::Database)?;
+    let list = state.take_built_bal().unwrap_or_default();
+    Ok((sequential_output(transactions, &gas), list))
 }
 
 /// The output of transactions run one after another, every one of them once.
@@ -80,14 +105,22 @@ pub(crate) fn continue_in_order<DB: DatabaseRef>(
     for output in done {
         state.commit(output.state.clone());
     }
-    run_in_order(state, cfg, block, txs, done.len(), gas, TxFailure::Database)
+    run_in_order(
+        &mut state,
+        cfg,
+        block,
+        txs,
+        done.len(),
+        gas,
+        TxFailure::Database,
+    )
 }
 
 /// Executes `txs`, the block's transactions from index `first` on, in order on `state`,
 /// continuing the block's gas meter `gas`. `database_failure` classifies the database's
 /// errors.
 pub(crate) fn run_in_order<D: Database, E>(
-    state: State<D>,
+    state: &mut State<D>,
     cfg: &CfgEnv,
     block: &BlockEnv,
     txs: &[TxEnv],
@@ -99,6 +132,11 @@ pub(crate) fn run_in_order<D: Database, E>(
     let mut transactions = Vec::with_capacity(txs.len());
     for (index, tx) in (first..).zip(txs) {
         gas.check(index, tx)?;
+        // Where the `State` builds an access list, the transaction's EIP-7928 index.
+        evm.ctx
+            .journaled_state
+            .database
+            .set_bal_index(BlockAccessIndex(index as u64 + 1));
         let output = evm
             .transact(tx.clone())
             .map_err(|error| ExecutionError::Transaction {

@@ -531,6 +531,7 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
                 _ => None,
             },
             switch_reason: run.monitor.reason(),
+            ..Default::default()
         }
     }
 

@@ -102,6 +102,51 @@ fn bench_reports_every_workload_as_json() {
 }
 
 #[test]
+fn bench_runs_the_engine_from_each_blocks_access_list() {
+    let run = parallax(&[
+        "bench",
+        "--json",
+        "--threads",
+        "2",
+        "--gas",
+        "3000000",
+        "--rounds",
+        "1",
+        "--workload",
+        "hot_100",
+        "--workload",
+        "nonce_chain",
+        "--access-list",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 2);
+    for report in &reports {
+        assert_eq!(report["path"], "access_list", "{report}");
+        // One execution per transaction: no speculation, even on a chain.
+        assert_eq!(report["executions"], report["txs"], "{report}");
+        assert!(report["build_ms"].as_f64().unwrap() >= 0.0, "{report}");
+        assert!(report["verify_ms"].as_f64().unwrap() >= 0.0, "{report}");
+        assert!(report["speedup"].as_f64().unwrap() > 0.0, "{report}");
+    }
+    let without = parallax(&[
+        "bench",
+        "--json",
+        "--gas",
+        "3000000",
+        "--rounds",
+        "1",
+        "--workload",
+        "erc20",
+    ]);
+    assert!(
+        !without.stdout.contains("build_ms"),
+        "build_ms only with --access-list: {}",
+        without.stdout
+    );
+}
+
+#[test]
 fn bench_runs_one_side_alone() {
     for (side, timed, absent) in [
         ("sequential", "sequential_ms", "parallel_ms"),

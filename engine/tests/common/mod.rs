@@ -8,16 +8,18 @@ pub(crate) mod contracts;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use parallax_engine::{
     BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor, StreamTransactions, Streamed,
-    execute_sequential, execute_sequential_after,
+    execute_sequential, execute_sequential_after, execute_sequential_with_access_list,
 };
 use revm::{
+    DatabaseCommit,
     bytecode::Bytecode,
     context::{BlockEnv, CfgEnv, TxEnv},
-    database::{CacheDB, EmptyDB},
+    context_interface::result::ExecutionResult,
+    database::{BundleState, CacheDB, EmptyDB, State, states::bundle_state::BundleRetention},
     primitives::hardfork::SpecId,
-    state::AccountInfo,
+    state::{AccountInfo, bal::Bal},
 };
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::{collections::HashMap, convert::Infallible, num::NonZeroUsize};
 
 pub(crate) type TestDb = CacheDB<EmptyDB>;
@@ -277,10 +279,89 @@ pub(crate) fn stream_on(executor: &ParallelExecutor, block: &TestBlock) -> TestR
     })
 }
 
+/// The block's EIP-7928 access list as sequential revm's `State` builds it, each
+/// transaction's commit at its index.
+pub(crate) fn built_list(block: &TestBlock) -> Bal {
+    execute_sequential_with_access_list(&block.db, &block.cfg, &block.block, &block.txs)
+        .expect("the block executes")
+        .1
+}
+
+/// What a client gets from a block's outputs: each transaction's result, the block's gas,
+/// and the `BundleState` of committing them in order into revm's `State` over the
+/// pre-state. (Executed from an access list, an empty account's `LoadedAsNotExisting` flag
+/// may differ from sequential revm's outputs, as with stock revm reading a list; this is
+/// what it must not change.)
+pub(crate) fn committed(
+    block: &TestBlock,
+    output: &BlockOutput,
+) -> (Vec<ExecutionResult>, u64, BundleState) {
+    let mut state = State::builder()
+        .with_database_ref(&block.db)
+        .with_bundle_update()
+        .build();
+    for tx in &output.transactions {
+        state.commit(tx.state.clone());
+    }
+    state.merge_transitions(BundleRetention::Reverts);
+    let results = output
+        .transactions
+        .iter()
+        .map(|tx| tx.result.clone())
+        .collect();
+    (results, output.gas_used, state.take_bundle())
+}
+
+/// The block executed from `list` on `threads` workers.
+pub(crate) fn from_access_list(block: &TestBlock, threads: usize, list: &Arc<Bal>) -> TestResult {
+    executor(threads).execute_with_access_list(
+        &block.db,
+        &block.cfg,
+        &block.block,
+        &block.txs,
+        list,
+    )
+}
+
 /// Asserts that forced parallel execution equals sequential revm at every thread count,
-/// on repeated runs and streamed in order, and returns the sequential result.
+/// on repeated runs, streamed in order and executed from the access list sequential revm
+/// builds for the block, and returns the sequential result.
 pub(crate) fn assert_matches_sequential(block: &TestBlock) -> TestResult {
     let expected = sequential(block);
+    // A block that fails has no list to run from.
+    let list = expected.is_ok().then(|| Arc::new(built_list(block)));
+    for threads in THREAD_COUNTS {
+        let Some(list) = &list else { break };
+        let actual = from_access_list(block, threads, list);
+        let same = match (&actual, &expected) {
+            (Ok(actual), Ok(expected)) => committed(block, actual) == committed(block, expected),
+            (actual, expected) => actual.as_ref().err() == expected.as_ref().err(),
+        };
+        if !same {
+            let message = describe_mismatch(&expected, &actual, threads, 0);
+            panic!("from the access list: {message}");
+        }
+        // Before Cancun the block runs the usual way, then the list is checked.
+        if let Ok(output) = &actual
+            && block.cfg.spec.is_enabled_in(SpecId::CANCUN)
+        {
+            assert_eq!(output.stats.path(), "access_list");
+            assert_eq!(
+                output.stats.executions,
+                block.txs.len(),
+                "one execution each"
+            );
+        }
+    }
+    for threads in THREAD_COUNTS {
+        let Some(list) = &list else { break };
+        if let Ok(output) = parallel(block, threads) {
+            assert!(
+                output.access_list() == **list,
+                "the engine's list at {threads} threads is not revm's"
+            );
+        }
+    }
     for threads in THREAD_COUNTS {
         for run in 0..2 {
             let actual = parallel(block, threads);

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access_list;
 mod account_lifecycle;
 mod beneficiary;
 mod busy_recipient;

@@ -29,7 +29,10 @@ use revm::{
     Database, DatabaseCommit,
     database::{BundleState, State, WrapDatabaseRef, states::bundle_state::BundleRetention},
     primitives::AddressMap,
-    state::{Account, EvmState, TransactionId, bal::BlockAccessIndex},
+    state::{
+        Account, EvmState, TransactionId,
+        bal::{Bal, BlockAccessIndex},
+    },
 };
 use std::{
     borrow::Cow,
@@ -49,6 +52,35 @@ pub enum Executor {
     ParallelStreaming(Arc<ParallelExecutor>),
     /// alloy-evm's stock executor: plain sequential revm.
     Sequential,
+    /// The Parallax executor handed each block with the access list it came with
+    /// (EIP-7928; a `State` that reads from it, as a client does with the list delivered
+    /// beside the payload): every transaction at once from the list. Blocks without a list
+    /// run as under [`Executor::Parallel`].
+    ParallelFromList(Arc<ParallelExecutor>),
+    /// alloy-evm's stock executor on a `State` that reads from the block's access list,
+    /// transaction by transaction at their indices (alloy-evm's indexed path).
+    SequentialFromList,
+}
+
+impl Executor {
+    /// Stock revm driven the same way: what the executor under test is compared with.
+    pub fn stock(&self) -> Self {
+        if self.reads_list() {
+            Self::SequentialFromList
+        } else {
+            Self::Sequential
+        }
+    }
+
+    /// Whether this is stock revm.
+    pub const fn is_stock(&self) -> bool {
+        matches!(self, Self::Sequential | Self::SequentialFromList)
+    }
+
+    /// Whether blocks are executed from the access list they come with.
+    pub const fn reads_list(&self) -> bool {
+        matches!(self, Self::ParallelFromList(_) | Self::SequentialFromList)
+    }
 }
 
 /// What executing a block produced.
@@ -67,12 +99,14 @@ pub(super) struct BlockExecution {
     pub(super) spec: TestChainSpec,
 }
 
-/// Executes `block`, whose senders are recovered in `transactions`, over `parent_db`.
+/// Executes `block`, whose senders are recovered in `transactions`, over `parent_db`; from
+/// `delivered`, the access list it came with, where the executor reads lists.
 pub(super) fn execute_block(
     parent_db: &ChainDb,
     spec: TestChainSpec,
     block: &Block<TxEnvelope>,
     transactions: &[Recovered<TxEnvelope>],
+    delivered: Option<&BlockAccessList>,
     executor: &Executor,
 ) -> Result<BlockExecution, Rejection> {
     let commits: Arc<Mutex<Vec<EvmState>>> = Arc::default();
@@ -86,6 +120,15 @@ pub(super) fn execute_block(
         .with_state_hook(Some(Box::new(move |changes: EvmState| {
             sink.lock().expect("commit log").push(changes)
         })));
+    if let Some(list) = delivered.filter(|_| executor.reads_list()) {
+        let list = Bal::try_from_alloy(list.clone()).map_err(|error| {
+            Rejection::new(
+                Family::AccessList,
+                format!("the delivered access list holds undecodable code: {error}"),
+            )
+        })?;
+        state.set_bal(Some(Arc::new(list)));
+    }
     let spec = if spec.dao_fork_at(block.header.number) {
         apply_dao_fork(&mut state)?;
         spec.without_dao_fork()
@@ -116,7 +159,9 @@ pub(super) fn execute_block(
         slot_number: header.slot_number,
     };
     let result = match executor {
-        Executor::Parallel(engine) | Executor::ParallelStreaming(engine) => {
+        Executor::Parallel(engine)
+        | Executor::ParallelStreaming(engine)
+        | Executor::ParallelFromList(engine) => {
             let factory =
                 ParallaxBlockExecutorFactory::<WrapDatabaseRef<ChainDb>, _, _>::with_shared_engine(
                     AlloyReceiptBuilder::default(),
@@ -146,7 +191,7 @@ pub(super) fn execute_block(
                 block_executor.execute_block(transactions.iter())
             }
         }
-        Executor::Sequential => {
+        Executor::Sequential | Executor::SequentialFromList => {
             let factory = EthBlockExecutorFactory::new(
                 AlloyReceiptBuilder::default(),
                 spec.clone(),
@@ -269,5 +314,13 @@ fn classify(error: &BlockExecutionError) -> Rejection {
         }
         BlockExecutionError::Internal(_) => Family::Result,
     };
-    Rejection::new(family, error.to_string())
+    // A read the delivered access list does not cover (stock revm's `State`), or a list the
+    // Parallax executor found not to be what the transactions did.
+    let text = error.to_string();
+    let family = if text.contains("not found in BAL") || text.contains("block access list, index") {
+        Family::AccessList
+    } else {
+        family
+    };
+    Rejection::new(family, text)
 }

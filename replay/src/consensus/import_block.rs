@@ -83,16 +83,26 @@ pub(super) fn import_block(
         access_list: built_access_list,
         spec,
     } = {
-        let execution = execute_block(&parent.db, spec.clone(), &block, &transactions, executor);
-        if !matches!(executor, Executor::Sequential) {
-            let on_revm = execute_block(
+        // Under an executor that reads the list, a wrong list may be found during execution
+        // or only in the list execution builds: either is the block's rejection.
+        let outcome = |executor: &Executor| -> Result<BlockExecution, Rejection> {
+            let execution = execute_block(
                 &parent.db,
-                spec,
+                spec.clone(),
                 &block,
                 &transactions,
-                &Executor::Sequential,
-            );
-            compare_with_revm(&execution, &on_revm)?;
+                access_list,
+                executor,
+            )?;
+            if executor.reads_list() {
+                check_body_roots(&execution.spec, &block)?;
+                check_built(&block.header, access_list, execution.access_list.as_ref())?;
+            }
+            Ok(execution)
+        };
+        let execution = outcome(executor);
+        if !executor.is_stock() {
+            compare_with_revm(&execution, &outcome(&executor.stock()))?;
         }
         execution?
     };
@@ -120,6 +130,7 @@ pub(super) fn import_block(
             }
         }
     }
+    check_built(header, access_list, built_access_list.as_ref())?;
     check_results(
         &spec,
         header,
@@ -129,7 +140,6 @@ pub(super) fn import_block(
         pre_transaction_commits,
         &world,
     )?;
-    check_built(header, access_list, built_access_list.as_ref())?;
 
     let header = &block.header;
     let mut hashes = (*parent.db.hashes).clone();

@@ -48,6 +48,13 @@ pub(crate) struct BenchArgs {
     /// prewarming does.
     #[arg(long, requires = "drive", conflicts_with = "paths")]
     pub(crate) prewarm: Option<NonZeroUsize>,
+    /// Run the engine side from each block's EIP-7928 access list, built beforehand from the
+    /// engine's own run of the block (as a builder does): every transaction at once, then
+    /// the list checked against what they did. The JSON lines add `build_ms` (building the
+    /// list) and `verify_ms` (the in-order check, part of the engine's time); `path` is
+    /// `access_list`.
+    #[arg(long, conflicts_with = "drive")]
+    pub(crate) access_list: bool,
     /// Recorded blocks to time instead of the synthetic workloads: files or directories in
     /// any form `parallax replay` reads (transactions only).
     #[arg(value_name = "PATH", conflicts_with_all = ["workloads", "gas"])]
@@ -122,18 +129,13 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
     }
     let (outcome, what) = if args.paths.is_empty() {
         let progress = item_progress(workloads.len(), "workloads", args.json);
-        let outcome = run_workloads(
-            &workloads,
-            threads,
-            args.gas,
-            args.rounds,
-            sides,
-            policy,
-            |name| {
+        let outcome = BlockBench::new(threads, args.rounds, sides, policy).and_then(|bench| {
+            let bench = bench.with_access_list(args.access_list);
+            run_workloads(&workloads, &bench, args.gas, |name| {
                 progress.set_message(name.to_owned());
                 progress.inc(1);
-            },
-        );
+            })
+        });
         progress.finish_and_clear();
         (outcome.map_err(|error| (exit::MISMATCH, error)), "workload")
     } else {
@@ -178,7 +180,9 @@ fn recorded_blocks(
     // Built before anything is timed: the first block that needs the KZG setup would
     // otherwise charge it to one side.
     parallax_engine::warm_up();
-    let bench = BlockBench::new(threads, args.rounds, sides, policy).map_err(unusable)?;
+    let bench = BlockBench::new(threads, args.rounds, sides, policy)
+        .map_err(unusable)?
+        .with_access_list(args.access_list);
     let progress = item_progress(sources.len(), "blocks", args.json);
     let mut loader = Loader::default();
     let reports = sources
@@ -240,6 +244,7 @@ fn table(reports: &[WorkloadReport], what: &str) -> String {
         "gas/s",
         "seq peak",
         "par peak",
+        "list build/verify",
     ]);
     // A side that did not run shows as a dash.
     let shown = |value: f64, text: String| if value.is_nan() { "-".to_owned() } else { text };
@@ -262,6 +267,10 @@ fn table(reports: &[WorkloadReport], what: &str) -> String {
             shown(report.gas_per_s, format!("{:.2}G", report.gas_per_s / 1e9)),
             mib(report.sequential_peak_bytes),
             mib(report.parallel_peak_bytes),
+            match (report.build_ms, report.verify_ms) {
+                (Some(build), Some(verify)) => format!("{build:.1}/{verify:.1} ms"),
+                _ => "-".to_owned(),
+            },
         ]);
     }
     table.render()

@@ -32,6 +32,13 @@ pub(crate) struct BlockchainTestArgs {
     /// is run again on stock revm, and counts as `failed` only where revm passes it.
     #[arg(long)]
     sequential: bool,
+    /// Execute each block that comes with an EIP-7928 access list from it: the Parallax
+    /// executor runs every transaction at once from the list and checks it against what
+    /// they did; with `--sequential`, stock revm reads the list transaction by
+    /// transaction (alloy-evm's indexed path). Stock revm reading the list is then the
+    /// reference.
+    #[arg(long, conflicts_with = "drive")]
+    access_list: bool,
     /// Only run tests whose name contains this text.
     #[arg(long)]
     filter: Option<String>,
@@ -93,13 +100,18 @@ struct Summary {
 
 pub(crate) fn run(args: BlockchainTestArgs) -> u8 {
     let executor = if args.sequential {
-        Executor::Sequential
+        if args.access_list {
+            Executor::SequentialFromList
+        } else {
+            Executor::Sequential
+        }
     } else {
         let threads = crate::threads_or_all_cpus(args.threads);
         match ParallelExecutor::new(threads) {
             Ok(engine) => {
                 let engine = Arc::new(engine.with_policy(ExecutionPolicy::AlwaysParallel));
                 match args.drive {
+                    _ if args.access_list => Executor::ParallelFromList(engine),
                     DriveArg::Block => Executor::Parallel(engine),
                     DriveArg::Streaming => Executor::ParallelStreaming(engine),
                 }
@@ -238,6 +250,13 @@ fn print_summary(summary: &Summary, executor: &Executor) {
             engine.threads()
         ),
         Executor::Sequential => "stock sequential revm".to_owned(),
+        Executor::ParallelFromList(engine) => format!(
+            "parallel engine, {} threads, from each block's access list",
+            engine.threads()
+        ),
+        Executor::SequentialFromList => {
+            "stock sequential revm, reading each block's access list".to_owned()
+        }
     };
     for (title, groups) in [("suite", &summary.by_suite), ("fork", &summary.by_fork)] {
         let mut table = Table::new(&[title, "passed", "failed", "failed on revm too", "skipped"]);

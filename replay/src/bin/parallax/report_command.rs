@@ -4,7 +4,7 @@ use crate::exit;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax_bench::{
-    Machine, Sides, WORKLOADS, WorkloadReport,
+    BlockBench, Machine, Sides, WORKLOADS, WorkloadReport,
     measure::{median, time},
     peak_memory,
     plot::plot_speedup,
@@ -101,15 +101,17 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
 
     let mut synthetic = Vec::new();
     for &threads in &thread_counts {
-        let reports: Vec<WorkloadReport> = run_workloads(
-            &WORKLOADS,
+        let reports: Vec<WorkloadReport> = BlockBench::new(
             NonZeroUsize::new(threads).expect("thread counts are non-zero"),
-            args.gas,
             args.rounds,
             Sides::Both,
             ExecutionPolicy::AlwaysParallel,
-            |name| progress.set_message(format!("synthetic {name}, {threads} threads")),
         )
+        .and_then(|bench| {
+            run_workloads(&WORKLOADS, &bench, args.gas, |name| {
+                progress.set_message(format!("synthetic {name}, {threads} threads"))
+            })
+        })
         .map_err(|error| (exit::MISMATCH, error))?;
         let mut reports = reports;
         for report in &mut reports {
@@ -123,15 +125,17 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
     }
     // The default policy at the thread count the targets are judged at (2 when measured).
     let target_threads = target_thread_count(&thread_counts);
-    let synthetic_auto = run_workloads(
-        &WORKLOADS,
+    let synthetic_auto = BlockBench::new(
         NonZeroUsize::new(target_threads).expect("thread counts are non-zero"),
-        args.gas,
         args.rounds,
         Sides::Both,
         ExecutionPolicy::Auto,
-        |name| progress.set_message(format!("synthetic {name}, {target_threads} threads, Auto")),
     )
+    .and_then(|bench| {
+        run_workloads(&WORKLOADS, &bench, args.gas, |name| {
+            progress.set_message(format!("synthetic {name}, {target_threads} threads, Auto"))
+        })
+    })
     .map_err(|error| (exit::MISMATCH, error))?;
 
     progress.set_message(format!("loading {}", prestate.display()));

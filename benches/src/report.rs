@@ -66,6 +66,9 @@ pub struct Report {
     pub synthetic: Vec<Vec<WorkloadReport>>,
     /// The synthetic suite under the default policy at the target thread count.
     pub synthetic_auto: Vec<WorkloadReport>,
+    /// The synthetic suite at the target thread count, each block run from the EIP-7928
+    /// access list the engine built for it (`parallax bench --access-list`).
+    pub synthetic_access_list: Vec<WorkloadReport>,
     /// Every mainnet pre-state block.
     pub blocks: Vec<BlockMeasurement>,
     /// Peak resident memory of the whole measuring run.
@@ -127,6 +130,7 @@ impl Report {
         self.write_machine(&mut out);
         self.write_targets(&mut out, threads);
         self.write_synthetic(&mut out);
+        self.write_access_list(&mut out, threads);
         self.write_mainnet(&mut out, threads);
         if self.thread_counts.len() > 1 {
             self.write_scaling(&mut out);
@@ -347,6 +351,46 @@ impl Report {
              that ran one side alone on the block (`parallax bench --engine SIDE`), pre-state \
              and block included. Missed targets are explained under Analysis below.\n"
         );
+    }
+
+    /// The synthetic suite run from each block's access list, against the ideal split.
+    fn write_access_list(&self, out: &mut String, threads: usize) {
+        if self.synthetic_access_list.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "## From the block access list, {threads} threads
+
+Each block run from the              EIP-7928 access list the engine built from its own run of it (`parallax bench              --threads {threads} --access-list`): every transaction at once, each checking its              own entries, then the in-order pass (gas, validity, the list's count of entries              per index; *check ms*, part of the engine's time). *Build ms* is building the              list from the engine's outputs. *Of ideal* is the speedup over the ideal split's              in the same run; the targets are 0.95 of it on raw_transfers, erc20 and uniswap,              0.8 on hot_100 and nonce_chain.\n\n| workload | txs | sequential ms | from list              ms | speedup | ideal speedup | of ideal | target | build ms | check ms |\n             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+        );
+        for r in &self.synthetic_access_list {
+            let of_ideal = r.speedup / r.ideal_speedup;
+            let target = match r.workload.as_str() {
+                "raw_transfers" | "erc20" | "uniswap" => Some(0.95),
+                "hot_100" | "nonce_chain" => Some(0.8),
+                _ => None,
+            };
+            let target = target.map_or("-".to_owned(), |target| {
+                let met = if of_ideal >= target { "met" } else { "missed" };
+                format!("{target} ({met})")
+            });
+            let ms = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {:.1} | {:.2}x | {:.2}x | {:.2} | {target} | {} | {} |",
+                r.workload,
+                r.txs,
+                r.sequential_ms,
+                r.parallel_ms,
+                r.speedup,
+                r.ideal_speedup,
+                of_ideal,
+                ms(r.build_ms),
+                ms(r.verify_ms),
+            );
+        }
+        let _ = writeln!(out);
     }
 
     fn write_synthetic(&self, out: &mut String) {
@@ -588,6 +632,7 @@ mod tests {
             synthetic_gas: 1_000_000_000,
             thread_counts: vec![2],
             synthetic_auto: Vec::new(),
+            synthetic_access_list: Vec::new(),
             synthetic: vec![vec![
                 workload("raw_transfers", 0.9),
                 workload("erc20", 1.85),

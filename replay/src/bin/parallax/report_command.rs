@@ -137,6 +137,22 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
         })
     })
     .map_err(|error| (exit::MISMATCH, error))?;
+    // Each block run from the EIP-7928 access list the engine built for it.
+    let synthetic_access_list = BlockBench::new(
+        NonZeroUsize::new(target_threads).expect("thread counts are non-zero"),
+        args.rounds,
+        Sides::Both,
+        ExecutionPolicy::Auto,
+    )
+    .and_then(|bench| {
+        let bench = bench.with_access_list(true);
+        run_workloads(&WORKLOADS, &bench, args.gas, |name| {
+            progress.set_message(format!(
+                "synthetic {name}, {target_threads} threads, from the access list"
+            ))
+        })
+    })
+    .map_err(|error| (exit::MISMATCH, error))?;
 
     progress.set_message(format!("loading {}", prestate.display()));
     let blocks = prepare_blocks(&prestate, &progress)?;
@@ -160,6 +176,7 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
         thread_counts,
         synthetic,
         synthetic_auto,
+        synthetic_access_list,
         blocks: measurements,
         peak_memory: peak_memory(),
         plot: None,

@@ -25,7 +25,7 @@ use crate::{
         evm::{MainnetEvmOn, mainnet_evm},
     },
     error::{ExecutionError, TxFailure},
-    location::TxIdx,
+    location::{TxIdx, access_index},
     output::{BlockOutput, ExecutionStats, TxOutput},
 };
 use rayon::prelude::*;
@@ -115,11 +115,6 @@ where
         gas_used: gas.used(),
         access: None,
     })
-}
-
-/// The list index of transaction `index`.
-const fn access_index(index: TxIdx) -> BlockAccessIndex {
-    BlockAccessIndex(index as u64 + 1)
 }
 
 /// An EVM for one worker over `db` with `list` on top. It never commits, so its `State`

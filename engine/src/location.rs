@@ -5,6 +5,12 @@ use alloy_primitives::{Address, U256};
 /// Position of a transaction in its block.
 pub type TxIdx = usize;
 
+/// The EIP-7928 block access index of transaction `index`: 0 is the pre-execution system
+/// calls, so transaction `i` is `i + 1`.
+pub(crate) const fn access_index(index: TxIdx) -> revm::state::bal::BlockAccessIndex {
+    revm::state::bal::BlockAccessIndex(index as u64 + 1)
+}
+
 /// How many times a transaction has been re-executed (0 for its first execution).
 pub(crate) type Incarnation = u32;
 

@@ -1,15 +1,12 @@
 //! What executing a block returns.
 
 use crate::{
-    location::{Location, TxIdx},
+    location::{Location, TxIdx, access_index},
     state_diff::StateDiff,
 };
 use revm::{
     context_interface::result::ExecutionResult,
-    state::{
-        EvmState,
-        bal::{Bal, BlockAccessIndex},
-    },
+    state::{EvmState, bal::Bal},
 };
 use std::time::Duration;
 
@@ -27,7 +24,7 @@ impl TxOutput {
     /// (transaction `index`), with revm's own builder, as `State::with_bal_builder` does when
     /// the transaction is committed. Transactions are added in block order.
     pub fn add_to_access_list(&self, list: &mut Bal, index: TxIdx) {
-        let at = BlockAccessIndex(index as u64 + 1);
+        let at = access_index(index);
         for (address, account) in &self.state {
             list.update_account(at, *address, account);
         }

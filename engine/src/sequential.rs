@@ -6,7 +6,7 @@
 use crate::{
     chain::{block_gas::BlockGasMeter, evm::mainnet_evm},
     error::{ExecutionError, TxFailure},
-    location::TxIdx,
+    location::{TxIdx, access_index},
     output::{BlockOutput, ExecutionStats, TxOutput},
 };
 use revm::{
@@ -14,7 +14,7 @@ use revm::{
     context::{BlockEnv, CfgEnv, TxEnv},
     database::State,
     database_interface::bal::EvmDatabaseError,
-    state::bal::{Bal, BlockAccessIndex},
+    state::bal::Bal,
 };
 
 /// Executes `txs` one after another on top of `db` with revm, committing each into revm's
@@ -136,7 +136,7 @@ pub(crate) fn run_in_order<D: Database, E>(
         evm.ctx
             .journaled_state
             .database
-            .set_bal_index(BlockAccessIndex(index as u64 + 1));
+            .set_bal_index(access_index(index));
         let output = evm
             .transact(tx.clone())
             .map_err(|error| ExecutionError::Transaction {

@@ -1,21 +1,25 @@
-//! Replaying one recorded block: execute it sequentially and in parallel, compare the two,
-//! and check the parallel result against the header down to the state root.
+//! Replaying one recorded block: execute it sequentially and in parallel (from a delivered
+//! access list, when there is one), compare the two, and check the parallel result against
+//! the header down to the state root.
 
 use crate::{
     check::{
         against_header::{header_checks, transactions_root_check},
+        delivered_list::{delivered_list_differs, delivered_list_problem},
         outcome::{Check, Checks},
     },
     execution::{Execution, Executors},
     recorded_block::{ReplayBlock, UnusableBlock},
     state::{pre_state::PreState, pre_state_error::PreStateError},
 };
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_evm::block::BlockExecutionError;
 use revm::{
     context_interface::result::EVMError, database_interface::bal::EvmDatabaseError,
-    primitives::hardfork::SpecId,
+    primitives::hardfork::SpecId, state::bal::Bal,
 };
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Everything learned about one block.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +36,8 @@ pub struct BlockReport {
     pub gas_used: u64,
     /// Worker threads of the parallel execution.
     pub threads: usize,
+    /// Whether the parallel execution ran from an access list delivered with the block.
+    pub from_access_list: bool,
     /// Comparisons with the header.
     pub checks: Checks,
     /// Whether the parallel execution committed exactly what sequential revm committed,
@@ -70,9 +76,44 @@ pub fn replay_block(
     executors: &Executors,
     block: &ReplayBlock,
 ) -> Result<BlockReport, UnusableBlock> {
+    replay(executors, block, None)
+}
+
+/// Replays `block` with the Parallax executor running it from `list`, the access list
+/// delivered with it (EIP-7928), beside sequential revm, and checks it. A list that is
+/// malformed or not the block's fails the parallel side with the reason.
+pub fn replay_block_from_list(
+    executors: &Executors,
+    block: &ReplayBlock,
+    list: &BlockAccessList,
+) -> Result<BlockReport, UnusableBlock> {
+    replay(executors, block, Some(list))
+}
+
+fn replay(
+    executors: &Executors,
+    block: &ReplayBlock,
+    list: Option<&BlockAccessList>,
+) -> Result<BlockReport, UnusableBlock> {
     let number = block.number();
     let sequential = classify(number, executors.sequential(block))?;
-    let parallel = classify(number, executors.parallel(block))?;
+    let parallel = match list {
+        None => classify(number, executors.parallel(block))?,
+        Some(delivered) => match usable_list(block, delivered) {
+            Ok(list) => classify(number, executors.parallel_from_list(block, list))?.and_then(
+                // Executing from the list checks each transaction's own changes; the
+                // system calls' entries and the reads only the whole block's list shows.
+                |execution| match execution.access_list.as_ref().map_or_else(
+                    || Some("the execution built no access list to compare".to_owned()),
+                    |built| delivered_list_differs(delivered, built),
+                ) {
+                    Some(problem) => Err(problem),
+                    None => Ok(execution),
+                },
+            ),
+            Err(problem) => Err(problem),
+        },
+    };
 
     let transactions_root = transactions_root_check(block);
     let mut problems = Vec::new();
@@ -107,6 +148,7 @@ pub fn replay_block(
                 receipts_root: failed(),
                 state_root: failed(),
                 requests_hash: failed(),
+                block_access_list: failed(),
             };
             problems.push(format!("block {number}: {message}"));
             let equal = seq.is_err() && par.is_err();
@@ -136,6 +178,7 @@ pub fn replay_block(
     }
     Ok(BlockReport {
         block: number,
+        from_access_list: list.is_some(),
         source: block.source.name(),
         fork: fork_name(block.spec()),
         txs: block.transactions.len(),
@@ -150,16 +193,27 @@ pub fn replay_block(
     })
 }
 
+/// `list` in the form revm's `State` reads, once it passed the checks made before execution.
+fn usable_list(block: &ReplayBlock, list: &BlockAccessList) -> Result<Arc<Bal>, String> {
+    if let Some(problem) = delivered_list_problem(&block.header, block.transactions.len(), list) {
+        return Err(problem);
+    }
+    Bal::try_from_alloy(list.clone())
+        .map(Arc::new)
+        .map_err(|error| format!("the delivered access list holds undecodable code: {error}"))
+}
+
 fn millis(execution: &Execution) -> f64 {
     execution.elapsed.as_secs_f64() * 1e3
 }
 
-/// Same receipts, requests and gas, the same state committed at every step, and the same
-/// bundle.
+/// Same receipts, requests and gas, the same state committed at every step, the same
+/// bundle and the same access list.
 fn executions_equal(sequential: &Execution, parallel: &Execution) -> bool {
     sequential.result == parallel.result
         && sequential.commits == parallel.commits
         && sequential.bundle == parallel.bundle
+        && sequential.access_list == parallel.access_list
 }
 
 /// Classifies an execution failure: missing or inconsistent recorded data makes the block

@@ -6,9 +6,13 @@
 
 use crate::{recorded_block::ReplayBlock, state::pre_state::PreState};
 use alloy_consensus::{ReceiptEnvelope, TxEnvelope, transaction::Recovered};
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_evm::{
-    EvmFactory,
-    block::{BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockExecutorFactory},
+    Evm, EvmFactory,
+    block::{
+        BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockExecutorFactory,
+        ExecutableTx,
+    },
     eth::{
         EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory,
         receipt_builder::AlloyReceiptBuilder, spec::EthSpec,
@@ -17,8 +21,12 @@ use alloy_evm::{
 use parallax_adapters::{ParallaxBlockExecutorFactory, ParallaxExecutionCtx, StreamedBlock};
 use parallax_engine::ParallelExecutor;
 use revm::{
+    Database,
     database::{BundleState, State, WrapDatabaseRef, states::bundle_state::BundleRetention},
-    state::EvmState,
+    state::{
+        EvmState,
+        bal::{Bal, BlockAccessIndex},
+    },
 };
 use std::{
     borrow::Cow,
@@ -45,6 +53,9 @@ pub struct Execution {
     /// Driven transaction by transaction: what `receipts().last()` gave after each call, and
     /// when the first of them was there.
     pub streamed: Option<StreamedReceipts>,
+    /// The block's EIP-7928 access list as revm's `State` built it from the executor's
+    /// commits, where the executors build lists ([`Executors::building_access_lists`]).
+    pub access_list: Option<BlockAccessList>,
 }
 
 /// The receipts a streaming client saw.
@@ -74,6 +85,7 @@ pub enum Drive {
 pub struct Executors {
     stock: EthBlockExecutorFactory<AlloyReceiptBuilder, EthSpec, EthEvmFactory>,
     parallax: ParallaxBlockExecutorFactory<ReplayDb>,
+    build_access_lists: bool,
 }
 
 impl fmt::Debug for Executors {
@@ -81,6 +93,7 @@ impl fmt::Debug for Executors {
         f.debug_struct("Executors")
             .field("stock", &self.stock)
             .field("parallax", &self.parallax)
+            .field("build_access_lists", &self.build_access_lists)
             .finish()
     }
 }
@@ -95,7 +108,17 @@ impl Executors {
                 EthEvmFactory::default(),
             ),
             parallax: ParallaxBlockExecutorFactory::mainnet(engine),
+            build_access_lists: false,
         }
+    }
+
+    /// Executors whose `execute_block` runs ([`Executors::sequential`],
+    /// [`Executors::parallel`]) also build the block's EIP-7928 access list, for any fork,
+    /// in [`Execution::access_list`]. It costs both sides the same bookkeeping, so timings
+    /// taken with it are not those of a plain execution.
+    pub fn building_access_lists(mut self) -> Self {
+        self.build_access_lists = true;
+        self
     }
 
     /// Worker threads of the parallel executor.
@@ -112,7 +135,7 @@ impl Executors {
         match drive {
             Drive::Block => self.sequential(block),
             Drive::Streaming => {
-                let (mut state, commits) = new_state(block);
+                let (mut state, commits) = new_state(block, false);
                 let evm = self
                     .stock
                     .evm_factory()
@@ -140,7 +163,7 @@ impl Executors {
         match drive {
             Drive::Block => self.parallel(block),
             Drive::Streaming => {
-                let (mut state, commits) = new_state(block);
+                let (mut state, commits) = new_state(block, false);
                 let evm = self
                     .parallax
                     .evm_factory()
@@ -172,20 +195,44 @@ impl Executors {
 
     /// Runs `block` with alloy-evm's stock executor.
     pub fn sequential(&self, block: &ReplayBlock) -> Result<Execution, BlockExecutionError> {
-        let (mut state, commits) = new_state(block);
+        let (mut state, commits) = new_state(block, self.build_access_lists);
         let evm = self
             .stock
             .evm_factory()
             .create_evm(&mut state, block.evm_env());
         let executor = self.stock.create_executor(evm, execution_ctx(block));
         let start = Instant::now();
-        let result = executor.execute_block(block.transactions.iter())?;
+        let result = if self.build_access_lists {
+            execute_indexed(executor, &block.transactions)?
+        } else {
+            executor.execute_block(block.transactions.iter())?
+        };
         Ok(collect(state, &commits, result, start.elapsed()))
     }
 
     /// Runs `block` with the Parallax executor, which must take its parallel path.
     pub fn parallel(&self, block: &ReplayBlock) -> Result<Execution, BlockExecutionError> {
-        let (mut state, commits) = new_state(block);
+        self.parallax_block(block, None)
+    }
+
+    /// Runs `block` with the Parallax executor from `list`, the access list delivered with
+    /// it (EIP-7928): a `State` that reads from the list, as a client sets it up, so every
+    /// transaction runs at once and the list is checked against what they did.
+    pub fn parallel_from_list(
+        &self,
+        block: &ReplayBlock,
+        list: Arc<Bal>,
+    ) -> Result<Execution, BlockExecutionError> {
+        self.parallax_block(block, Some(list))
+    }
+
+    fn parallax_block(
+        &self,
+        block: &ReplayBlock,
+        list: Option<Arc<Bal>>,
+    ) -> Result<Execution, BlockExecutionError> {
+        let (mut state, commits) = new_state(block, self.build_access_lists);
+        state.set_bal(list);
         let evm = self
             .parallax
             .evm_factory()
@@ -204,6 +251,30 @@ impl Executors {
     }
 }
 
+/// Executes a block as reth's engine tree does, with `State` told each change's EIP-7928
+/// index: 0 before the transactions, `i + 1` for transaction `i`, `n + 1` after them.
+pub(crate) fn execute_indexed<'db, E, DB>(
+    mut executor: E,
+    transactions: &[Recovered<TxEnvelope>],
+) -> Result<BlockExecutionResult<ReceiptEnvelope>, BlockExecutionError>
+where
+    DB: Database + 'db,
+    E: BlockExecutor<Receipt = ReceiptEnvelope, Evm: Evm<DB = &'db mut State<DB>>>,
+    for<'a> &'a Recovered<TxEnvelope>: ExecutableTx<E>,
+{
+    let index = |i: usize| BlockAccessIndex::new(i as u64);
+    executor.apply_pre_execution_changes()?;
+    for (i, tx) in transactions.iter().enumerate() {
+        executor.evm_mut().db_mut().set_bal_index(index(i + 1));
+        executor.execute_transaction(tx)?;
+    }
+    executor
+        .evm_mut()
+        .db_mut()
+        .set_bal_index(index(transactions.len() + 1));
+    executor.apply_post_execution_changes()
+}
+
 /// Drives `executor` as reth's engine tree does: pre-execution changes, each transaction
 /// with `receipts().last()` after it, then `finish`.
 pub(crate) fn drive_streaming<Ex>(
@@ -214,7 +285,7 @@ pub(crate) fn drive_streaming<Ex>(
 ) -> Result<(BlockExecutionResult<ReceiptEnvelope>, StreamedReceipts), BlockExecutionError>
 where
     Ex: BlockExecutor<Receipt = ReceiptEnvelope>,
-    for<'t> &'t Recovered<TxEnvelope>: alloy_evm::block::ExecutableTx<Ex>,
+    for<'t> &'t Recovered<TxEnvelope>: ExecutableTx<Ex>,
 {
     executor.apply_pre_execution_changes()?;
     let mut receipts = Vec::with_capacity(transactions.len());
@@ -240,13 +311,15 @@ where
 
 type CommitLog = Arc<Mutex<Vec<EvmState>>>;
 
-/// A fresh `State` over the block's pre-state that logs every commit.
-fn new_state(block: &ReplayBlock) -> (State<ReplayDb>, CommitLog) {
+/// A fresh `State` over the block's pre-state that logs every commit, and builds the
+/// block's access list when asked.
+fn new_state(block: &ReplayBlock, build_access_list: bool) -> (State<ReplayDb>, CommitLog) {
     let commits = CommitLog::default();
     let sink = Arc::clone(&commits);
     let state = State::builder()
         .with_database_ref(Arc::clone(&block.pre_state))
         .with_bundle_update()
+        .with_bal_builder_if(build_access_list)
         .build()
         .with_state_hook(Some(Box::new(move |changes: EvmState| {
             sink.lock().expect("commit log poisoned").push(changes);
@@ -260,6 +333,7 @@ fn collect(
     result: BlockExecutionResult<ReceiptEnvelope>,
     elapsed: Duration,
 ) -> Execution {
+    let access_list = state.take_built_alloy_bal();
     state.merge_transitions(BundleRetention::Reverts);
     let bundle = state.take_bundle();
     let commits = std::mem::take(&mut *commits.lock().expect("commit log poisoned"));
@@ -269,6 +343,7 @@ fn collect(
         commits,
         elapsed,
         streamed: None,
+        access_list,
     }
 }
 

@@ -18,11 +18,14 @@
 //!   witnesses), fetching and recording from a node, and discovering what a path holds.
 //! - `check/`: comparing an execution with the header.
 //! - `block_replay`: replaying one block on both executors and reporting on it.
+//! - `built_list`: the EIP-7928 access list of a recorded block, as Parallax builds it.
 //! - `explain`: the dependencies among a block's transactions.
 //! - `consensus/`: the BlockchainTest runner, one module per step of importing a block.
 
 /// Replaying one block on both executors, comparing them, and checking it: its report.
 mod block_replay;
+/// The EIP-7928 access list of a recorded block of any fork, built and checked.
+mod built_list;
 /// Comparing an execution of a block with what its header commits to.
 mod check;
 /// The Ethereum consensus tests (BlockchainTests), run through the parallel executor.
@@ -40,7 +43,8 @@ mod state;
 /// The state root: trie nodes, proofs, the post-block root, the root of a complete state.
 mod trie;
 
-pub use block_replay::{BlockReport, replay_block};
+pub use block_replay::{BlockReport, replay_block, replay_block_from_list};
+pub use built_list::built_access_list;
 pub use check::outcome::{Check, Checks};
 pub use consensus::{
     blockchain_test::{
@@ -55,6 +59,7 @@ pub use execution::{Drive, Execution, Executors, ReplayDb, StreamedReceipts, exe
 pub use explain::{ExplainError, Explainer, Explanation, PolicyDecision};
 pub use recorded_block::{ReplayBlock, SourceKind, UnusableBlock};
 pub use source::{
+    access_list_file::{AccessListRecord, load_access_lists},
     discovery::{BlockSource, Loader, discover},
     execution_witness::load_witness_file,
     load_error::LoadError,

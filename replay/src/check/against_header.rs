@@ -1,5 +1,6 @@
 //! Checking an execution of a recorded block against the block's header: the transactions
-//! root, gas used, logs bloom, receipts root, requests hash and the state root.
+//! root, gas used, logs bloom, receipts root, requests hash, access list hash and the state
+//! root.
 
 use super::outcome::{Check, Checks};
 use crate::{
@@ -11,6 +12,7 @@ use crate::{
 use alloy_consensus::{
     TxReceipt, proofs::calculate_receipt_root, proofs::calculate_transaction_root,
 };
+use alloy_eips::eip7928::compute_block_access_list_hash;
 use alloy_primitives::Bloom;
 use revm::primitives::hardfork::SpecId;
 
@@ -62,6 +64,18 @@ pub(crate) fn header_checks(
         }
         None => Check::Skipped("no execution-layer requests before Prague".into()),
     };
+    let block_access_list = match (header.block_access_list_hash, &execution.access_list) {
+        (Some(expected), Some(built)) => Check::compare(
+            "block access list hash",
+            compute_block_access_list_hash(built),
+            expected,
+        ),
+        (Some(_), None) => Check::Skipped("the execution built no access list".into()),
+        (None, _) if spec.is_enabled_in(SpecId::AMSTERDAM) => {
+            Check::Mismatch("an Amsterdam block header lacks blockAccessListHash".into())
+        }
+        (None, _) => Check::Skipped("no block access list hash before Amsterdam".into()),
+    };
     Ok(Checks {
         transactions_root,
         gas_used: Check::compare("gas used", execution.result.gas_used, header.gas_used),
@@ -69,6 +83,7 @@ pub(crate) fn header_checks(
         receipts_root,
         state_root: state_root_check(block, execution)?,
         requests_hash,
+        block_access_list,
     })
 }
 

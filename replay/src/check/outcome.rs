@@ -62,11 +62,14 @@ pub struct Checks {
     pub state_root: Check,
     /// The execution-layer requests hash to the header's requests hash (Prague on).
     pub requests_hash: Check,
+    /// The EIP-7928 access list the execution built hashes to the header's
+    /// `blockAccessListHash` (Amsterdam on).
+    pub block_access_list: Check,
 }
 
 impl Checks {
     /// Every check with its name.
-    pub fn named(&self) -> [(&'static str, &Check); 6] {
+    pub fn named(&self) -> [(&'static str, &Check); 7] {
         [
             ("transactions_root", &self.transactions_root),
             ("gas_used", &self.gas_used),
@@ -74,6 +77,7 @@ impl Checks {
             ("receipts_root", &self.receipts_root),
             ("state_root", &self.state_root),
             ("requests_hash", &self.requests_hash),
+            ("block_access_list", &self.block_access_list),
         ]
     }
 

@@ -6,14 +6,17 @@ use super::{
     rejection::{Family, Rejection},
     world_state::ChainDb,
 };
-use crate::{execution::drive_streaming, state::pre_state_error::PreStateError};
+use crate::{
+    execution::{drive_streaming, execute_indexed},
+    state::pre_state_error::PreStateError,
+};
 use alloy_consensus::{Block, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip7928::BlockAccessList;
 use alloy_evm::{
-    Evm, EvmEnv, EvmFactory,
+    EvmEnv, EvmFactory,
     block::{
         BlockExecutionError, BlockExecutionResult, BlockExecutor, BlockExecutorFactory,
-        BlockValidationError, ExecutableTx,
+        BlockValidationError,
     },
     eth::{
         EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory,
@@ -29,10 +32,7 @@ use revm::{
     Database, DatabaseCommit,
     database::{BundleState, State, WrapDatabaseRef, states::bundle_state::BundleRetention},
     primitives::AddressMap,
-    state::{
-        Account, EvmState, TransactionId,
-        bal::{Bal, BlockAccessIndex},
-    },
+    state::{Account, EvmState, TransactionId, bal::Bal},
 };
 use std::{
     borrow::Cow,
@@ -214,38 +214,6 @@ pub(super) fn execute_block(
         access_list,
         spec,
     })
-}
-
-/// Executes a block as reth's engine tree does, with `State` told each change's EIP-7928
-/// index: 0 before the transactions, `i + 1` for transaction `i`, `n + 1` after them.
-fn execute_indexed<'db, E>(
-    mut executor: E,
-    transactions: &[Recovered<TxEnvelope>],
-) -> Result<BlockExecutionResult<ReceiptEnvelope>, BlockExecutionError>
-where
-    E: BlockExecutor<
-            Receipt = ReceiptEnvelope,
-            Evm: Evm<DB = &'db mut State<WrapDatabaseRef<ChainDb>>>,
-        >,
-    for<'a> &'a Recovered<TxEnvelope>: ExecutableTx<E>,
-{
-    executor.apply_pre_execution_changes()?;
-    for (index, tx) in transactions.iter().enumerate() {
-        executor
-            .evm_mut()
-            .db_mut()
-            .set_bal_index(access_index(index + 1));
-        executor.execute_transaction(tx)?;
-    }
-    executor
-        .evm_mut()
-        .db_mut()
-        .set_bal_index(access_index(transactions.len() + 1));
-    executor.apply_post_execution_changes()
-}
-
-fn access_index(index: usize) -> BlockAccessIndex {
-    BlockAccessIndex::new(index as u64)
 }
 
 /// The DAO fork's irregular state change, applied before the block's transactions as the

@@ -3,8 +3,10 @@
 use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::Args;
-use parallax_engine::{HotLocation, Location};
-use parallax_replay::{Explainer, Explanation, Loader, discover};
+use parallax_engine::{ExecutionPolicy, HotLocation, Location, ParallelExecutor};
+use parallax_replay::{
+    BlockSource, Executors, Explainer, Explanation, Loader, built_access_list, discover,
+};
 use serde::Serialize;
 use std::{num::NonZeroUsize, path::PathBuf};
 
@@ -23,6 +25,14 @@ pub(crate) struct ExplainArgs {
     /// Print one JSON object per block instead of text.
     #[arg(long)]
     json: bool,
+    /// Print each block's EIP-7928 access list instead, for any fork, in the consensus
+    /// fixtures' format (`{"block", "blockAccessListHash", "blockAccessList"}`; one line
+    /// per block with --json, indented without), as the Parallax executor builds it from its
+    /// own reads and writes. It must equal the list revm's `State` builds, and the block's
+    /// gas the header's (exit 1 otherwise). `parallax replay --access-list FILE` runs
+    /// blocks from such a file.
+    #[arg(long)]
+    access_list: bool,
 }
 
 /// One block's explanation as `--json` prints it.
@@ -126,6 +136,9 @@ pub(crate) fn run(args: ExplainArgs) -> u8 {
         }
     };
     let threads = crate::threads_or_all_cpus(args.threads);
+    if args.access_list {
+        return print_access_lists(&sources, threads, args.json);
+    }
     let explainer = match Explainer::new(threads) {
         Ok(explainer) => explainer,
         Err(error) => {
@@ -161,6 +174,54 @@ pub(crate) fn run(args: ExplainArgs) -> u8 {
                 progress.suspend(|| eprintln!("error: {error}"));
                 failed += 1;
             }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if unusable > 0 {
+        exit::UNUSABLE
+    } else if failed > 0 {
+        exit::MISMATCH
+    } else {
+        exit::OK
+    }
+}
+
+/// `--access-list`: each block's list, built by the Parallax executor and checked against
+/// revm's.
+fn print_access_lists(sources: &[BlockSource], threads: NonZeroUsize, json: bool) -> u8 {
+    let engine = match ParallelExecutor::new(threads) {
+        Ok(engine) => engine.with_policy(ExecutionPolicy::AlwaysParallel),
+        Err(error) => {
+            eprintln!("error: cannot start {threads} worker threads: {error}");
+            return exit::UNUSABLE;
+        }
+    };
+    let executors = Executors::new(engine).building_access_lists();
+    let progress = item_progress(sources.len(), "blocks", json);
+    let mut loader = Loader::default();
+    let (mut unusable, mut failed) = (0, 0);
+    for source in sources {
+        match loader.load(source) {
+            Err(error) => {
+                progress.suspend(|| eprintln!("error: {error}"));
+                unusable += 1;
+            }
+            Ok(block) => match built_access_list(&executors, &block) {
+                Ok(record) => {
+                    let text = if json {
+                        serde_json::to_string(&record)
+                    } else {
+                        serde_json::to_string_pretty(&record)
+                    };
+                    let text = text.expect("access lists serialize");
+                    progress.suspend(|| println!("{text}"));
+                }
+                Err(error) => {
+                    progress.suspend(|| eprintln!("error: {error}"));
+                    failed += 1;
+                }
+            },
         }
         progress.inc(1);
     }

@@ -5,8 +5,8 @@ use crate::{exit, table::Table};
 use clap::Args;
 use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use parallax_replay::{
-    BlockReport, BlockSource, Executors, Loader, ReplayBlock, RpcSource, discover, replay_block,
-    write_recording,
+    BlockReport, BlockSource, Executors, Loader, ReplayBlock, RpcSource, discover,
+    load_access_lists, replay_block, replay_block_from_list, write_recording,
 };
 use std::{
     num::NonZeroUsize,
@@ -38,6 +38,13 @@ pub(crate) struct ReplayArgs {
     /// production, instead of always taking the parallel path.
     #[arg(long)]
     auto: bool,
+    /// Run each block from its EIP-7928 access list in FILE (as `parallax explain
+    /// --access-list` writes it), as a client runs a block with the list delivered beside
+    /// it: every transaction at once, the list checked against what they did. A block whose
+    /// list is malformed or wrong fails (exit 1); a FILE that cannot be read, or holds no
+    /// list for a block, is unusable input (exit 2).
+    #[arg(long, value_name = "FILE")]
+    access_list: Option<PathBuf>,
 }
 
 fn parse_block_range(text: &str) -> Result<(u64, u64), String> {
@@ -85,6 +92,14 @@ pub(crate) fn run(args: ReplayArgs) -> u8 {
             }
         },
     };
+    let lists = match args.access_list.as_deref().map(load_access_lists) {
+        None => None,
+        Some(Ok(lists)) => Some(lists),
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
+            return exit::UNUSABLE;
+        }
+    };
     let threads = crate::threads_or_all_cpus(args.threads);
     let policy = if args.auto {
         ExecutionPolicy::Auto
@@ -98,7 +113,7 @@ pub(crate) fn run(args: ReplayArgs) -> u8 {
             return exit::UNUSABLE;
         }
     };
-    let executors = Executors::new(engine);
+    let executors = Executors::new(engine).building_access_lists();
 
     let progress = item_progress(jobs.len(), "blocks", args.json);
     let mut loader = Loader::default();
@@ -116,19 +131,30 @@ pub(crate) fn run(args: ReplayArgs) -> u8 {
                 fetch(rpc, *number, &executors, args.record.as_deref())
             }
         };
-        match block {
-            Ok(block) => match replay_block(&executors, &block) {
-                Ok(report) => {
-                    if args.json {
-                        println!(
-                            "{}",
-                            serde_json::to_string(&report).expect("reports serialize")
-                        );
-                    }
-                    reports.push(report);
-                }
-                Err(error) => unusable.push(error.to_string()),
+        let replayed = block.and_then(|block| match &lists {
+            None => replay_block(&executors, &block).map_err(|error| error.to_string()),
+            Some(lists) => match lists.get(&block.number()) {
+                Some(list) => replay_block_from_list(&executors, &block, list)
+                    .map_err(|error| error.to_string()),
+                None => Err(format!(
+                    "{} holds no access list for block {}",
+                    args.access_list
+                        .as_deref()
+                        .map_or_else(String::new, |path| path.display().to_string()),
+                    block.number()
+                )),
             },
+        });
+        match replayed {
+            Ok(report) => {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&report).expect("reports serialize")
+                    );
+                }
+                reports.push(report);
+            }
             Err(error) => unusable.push(error),
         }
         progress.inc(1);
@@ -188,6 +214,7 @@ fn table(reports: &[BlockReport], threads: usize) -> String {
         "receipts",
         "state root",
         "requests",
+        "access list",
         "par=seq",
         "seq ms",
         "par ms",

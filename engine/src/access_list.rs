@@ -41,7 +41,11 @@ use revm::{
         bal::{Bal, BalWrites, BlockAccessIndex},
     },
 };
-use std::{sync::Arc, time::Instant};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+    time::Instant,
+};
 
 /// Runs every transaction of `txs` at once on `pool` from `list`, each checking its own
 /// entries in the list as it finishes, then, in block order, the block gas rule, validity
@@ -78,7 +82,12 @@ where
                     .map_init(
                         || list_evm(db, cfg, block, list),
                         |evm, (index, tx)| {
-                            let output = run_from_list(evm, index, tx)?;
+                            let output = run_from_list(evm, index, tx).inspect_err(|error| {
+                                if matches!(error, ExecutionError::Transaction { failure, .. } if failure.is_panic()) {
+                                    // The panic may have left the EVM inconsistent.
+                                    *evm = list_evm(db, cfg, block, list);
+                                }
+                            })?;
                             let matched = check_transaction(list, index, &output)?;
                             Ok((output, matched))
                         },
@@ -144,19 +153,24 @@ fn run_from_list<DB: DatabaseRef>(
         .journaled_state
         .database
         .set_bal_index(access_index(index));
-    let output = evm.transact(tx.clone()).map_err(|error| match error {
-        EVMError::Database(EvmDatabaseError::Bal(error)) => ExecutionError::AccessList {
-            index: access_index(index).0,
-            detail: format!("transaction {index} reads what the list does not hold: {error}"),
-        },
-        error => ExecutionError::Transaction {
+    let output = catch_unwind(AssertUnwindSafe(|| evm.transact(tx.clone())))
+        .map_err(|panic| ExecutionError::Transaction {
             index,
-            failure: TxFailure::from_evm_error(error, |error| match error {
-                EvmDatabaseError::Database(error) => TxFailure::Database(error),
-                EvmDatabaseError::Bal(error) => TxFailure::Evm(error.to_string()),
-            }),
-        },
-    })?;
+            failure: TxFailure::from_panic(&*panic),
+        })?
+        .map_err(|error| match error {
+            EVMError::Database(EvmDatabaseError::Bal(error)) => ExecutionError::AccessList {
+                index: access_index(index).0,
+                detail: format!("transaction {index} reads what the list does not hold: {error}"),
+            },
+            error => ExecutionError::Transaction {
+                index,
+                failure: TxFailure::from_evm_error(error, |error| match error {
+                    EvmDatabaseError::Database(error) => TxFailure::Database(error),
+                    EvmDatabaseError::Bal(error) => TxFailure::Evm(error.to_string()),
+                }),
+            },
+        })?;
     let mut state = output.state;
     // The list's position of each account, which revm's `State` stores in what it loads:
     // meaningless outside that `State`, and absent from sequential revm's outputs.

@@ -22,6 +22,22 @@ pub enum TxFailure<E> {
 }
 
 impl<E> TxFailure<E> {
+    /// A panic inside revm (or inside the database under it), caught so that it fails the
+    /// block instead of the process. The message starts `revm panicked`.
+    pub(crate) fn from_panic(panic: &(dyn std::any::Any + Send)) -> Self {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Self::Evm(format!("revm panicked: {message}"))
+    }
+
+    /// Whether this is a caught panic ([`TxFailure::from_panic`]).
+    pub(crate) fn is_panic(&self) -> bool {
+        matches!(self, Self::Evm(message) if message.starts_with("revm panicked"))
+    }
+
     /// Classifies an error returned by revm.
     pub fn from_evm_error<D>(error: EVMError<D>, database: impl FnOnce(D) -> Self) -> Self {
         match error {

@@ -16,6 +16,7 @@ use revm::{
     database_interface::bal::EvmDatabaseError,
     state::bal::Bal,
 };
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Executes `txs` one after another on top of `db` with revm, committing each into revm's
 /// `State` as a client does.
@@ -137,8 +138,12 @@ pub(crate) fn run_in_order<D: Database, E>(
             .journaled_state
             .database
             .set_bal_index(access_index(index));
-        let output = evm
-            .transact(tx.clone())
+        // A panic (in revm or the database) fails the block, which is dropped with the EVM.
+        let output = catch_unwind(AssertUnwindSafe(|| evm.transact(tx.clone())))
+            .map_err(|panic| ExecutionError::Transaction {
+                index,
+                failure: TxFailure::from_panic(&*panic),
+            })?
             .map_err(|error| ExecutionError::Transaction {
                 index,
                 failure: TxFailure::from_evm_error(error, |error| match error {

@@ -53,10 +53,16 @@ fn replay_from_file(block: &Path, list: &Path) -> Run {
 /// `record` with `tamper` applied to its list, the hash dropped (it would no longer match).
 fn tampered(record: &Value, tamper: impl FnOnce(&mut Vec<Value>)) -> Value {
     let mut record = record.clone();
-    record.as_object_mut().unwrap().remove("blockAccessListHash");
+    record
+        .as_object_mut()
+        .unwrap()
+        .remove("blockAccessListHash");
     tamper(record["blockAccessList"].as_array_mut().unwrap());
     record
 }
+
+/// A change to a list's accounts.
+type Tamper = dyn FnOnce(&mut Vec<Value>);
 
 fn fixture(test: &str, relative: &str) -> Option<(PathBuf, Value)> {
     let block = fixture_or_skip(test, relative)?;
@@ -131,7 +137,7 @@ fn a_malformed_list_fails_the_block_naming_account_and_index() {
     let Some((block, record)) = fixture("a_malformed_list_fails_the_block", CANCUN) else {
         return;
     };
-    let cases: [(&str, Box<dyn FnOnce(&mut Vec<Value>)>); 4] = [
+    let cases: [(&str, Box<Tamper>); 4] = [
         (
             "violating canonical order",
             Box::new(|accounts| accounts.swap(0, 1)),
@@ -191,7 +197,7 @@ fn an_unusable_list_file_is_unusable_input() {
     replay_from("an_unusable_list_file", &block, &wrong_hash)
         .assert_fails_with(2, "the file says 0x1111");
 
-    let mut other_block = record.clone();
+    let mut other_block = record;
     other_block["block"] = json!(1);
     replay_from("an_unusable_list_file", &block, &other_block)
         .assert_fails_with(2, "holds no access list for block 22188088");

@@ -121,10 +121,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
                 VersionedDbError::Database(error) => TxFailure::Database(error),
                 VersionedDbError::Blocked(_) => unreachable!("matched above"),
             })),
-            Err(panic) => Err(TxFailure::Evm(format!(
-                "revm panicked: {}",
-                panic_message(&panic)
-            ))),
+            Err(panic) => Err(TxFailure::from_panic(&*panic)),
         };
         let mut writes = Vec::new();
         if result.is_ok() {
@@ -135,7 +132,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             }
         }
         let reads = db.drain_reads();
-        if matches!(&result, Err(TxFailure::Evm(message)) if message.starts_with("revm panicked")) {
+        if result.as_ref().is_err_and(TxFailure::is_panic) {
             // The EVM may be left inconsistent by the panic: start over with a fresh one.
             self.evm = build_evm(self.base, self.memory, self.cfg, self.block);
         }
@@ -161,12 +158,4 @@ fn build_evm<'a, DB: DatabaseRef>(
     block: &BlockEnv,
 ) -> MainnetEvmOn<VersionedDb<'a, DB>> {
     mainnet_evm(VersionedDb::new(base, memory), cfg, block)
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod asm;
 pub(crate) mod contracts;
+pub(crate) mod faulty_db;
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use parallax_engine::{
@@ -11,7 +12,7 @@ use parallax_engine::{
     execute_sequential, execute_sequential_after, execute_sequential_with_access_list,
 };
 use revm::{
-    DatabaseCommit,
+    DatabaseCommit, DatabaseRef,
     bytecode::Bytecode,
     context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::result::ExecutionResult,
@@ -209,7 +210,7 @@ pub(crate) fn sequential(block: &TestBlock) -> TestResult {
 
 /// One forced-parallel executor per thread count, shared by every test of the binary so
 /// that blocks run on memory recycled from earlier blocks, as in a long-running client.
-fn executor(threads: usize) -> &'static ParallelExecutor {
+pub(crate) fn executor(threads: usize) -> &'static ParallelExecutor {
     static EXECUTORS: OnceLock<Vec<ParallelExecutor>> = OnceLock::new();
     let executors = EXECUTORS.get_or_init(|| {
         (1..=THREAD_COUNTS.into_iter().max().unwrap())
@@ -236,8 +237,21 @@ pub(crate) fn streamed(block: &TestBlock, threads: usize) -> TestResult {
 
 /// The block streamed by `executor`, under its own policy (see [`streamed`]).
 pub(crate) fn stream_on(executor: &ParallelExecutor, block: &TestBlock) -> TestResult {
+    stream_from(executor, block.db.clone(), block)
+}
+
+/// The block streamed by `executor` over `db` instead of the block's own database.
+pub(crate) fn stream_from<DB>(
+    executor: &ParallelExecutor,
+    db: DB,
+    block: &TestBlock,
+) -> Result<BlockOutput, ExecutionError<DB::Error>>
+where
+    DB: DatabaseRef + Clone + Send + Sync + 'static,
+    DB::Error: Send + 'static,
+{
     let mut stream = executor.stream(
-        block.db.clone(),
+        db.clone(),
         block.cfg.clone(),
         block.block.clone(),
         StreamTransactions::Ready(block.txs.clone().into()),
@@ -255,7 +269,7 @@ pub(crate) fn stream_on(executor: &ParallelExecutor, block: &TestBlock) -> TestR
                     "the stream hands over where it is"
                 );
                 let rest = execute_sequential_after(
-                    &block.db,
+                    &db,
                     &block.cfg,
                     &block.block,
                     &transactions,

@@ -10,6 +10,7 @@ mod account_lifecycle;
 mod beneficiary;
 mod busy_recipient;
 mod errors;
+mod faulty_database;
 mod transaction_kinds;
 mod transfers_and_storage;
 

@@ -34,6 +34,7 @@ use revm::{
         result::{EVMError, HaltReason, ResultAndState},
     },
     database::State,
+    database_interface::bal::EvmDatabaseError,
     inspector::NoOpInspector,
     state::bal::{Bal, BlockAccessIndex},
 };
@@ -444,10 +445,11 @@ where
         .into(),
         ExecutionError::Transaction { index, failure } => {
             let hash = hash_of(index);
-            let error: EVMError<E> = match failure {
+            // As revm's `State` reports its database's errors to the stock executor.
+            let error: EVMError<EvmDatabaseError<E>> = match failure {
                 TxFailure::InvalidTransaction(error) => EVMError::Transaction(error),
                 TxFailure::InvalidHeader(error) => EVMError::Header(error),
-                TxFailure::Database(error) => EVMError::Database(error),
+                TxFailure::Database(error) => EVMError::Database(EvmDatabaseError::Database(error)),
                 TxFailure::Evm(message) => EVMError::Custom(message),
             };
             BlockExecutionError::evm(error, hash)

@@ -5,16 +5,17 @@
 //! strays from the list it gave, when a transaction is invalid, and when the database is
 //! `Send` but not `Sync`.
 
-use alloy_consensus::{Signed, TxEip1559, TxEnvelope, transaction::Recovered};
+mod common;
+
 use alloy_evm::{
-    EvmEnv, EvmFactory,
+    EvmFactory,
     block::{BlockExecutor, BlockExecutorFactory},
     eth::{
-        EthBlockExecutionCtx, EthBlockExecutorFactory, EthEvmFactory,
-        receipt_builder::AlloyReceiptBuilder, spec::EthSpec,
+        EthBlockExecutorFactory, EthEvmFactory, receipt_builder::AlloyReceiptBuilder, spec::EthSpec,
     },
 };
-use alloy_primitives::{Address, Bytes, Signature, TxKind, U256};
+use alloy_primitives::{Address, U256};
+use common::*;
 use parallax_adapters::{
     ParallaxBlockExecutorFactory, ParallaxExecutionCtx, PerWorkerDatabase, SharedPrestate,
     StreamedBlock,
@@ -23,115 +24,14 @@ use parallax_engine::{ExecutionPolicy, ParallelExecutor};
 use revm::{
     DatabaseRef,
     bytecode::Bytecode,
-    context::{BlockEnv, CfgEnv},
-    database::{
-        BundleState, CacheDB, EmptyDB, State, WrapDatabaseRef,
-        states::bundle_state::BundleRetention,
-    },
-    primitives::hardfork::SpecId,
+    database::{BundleState, State, WrapDatabaseRef, states::bundle_state::BundleRetention},
     state::{AccountInfo, EvmState},
 };
 use std::{
-    borrow::Cow,
     cell::Cell,
     convert::Infallible,
-    num::NonZeroUsize,
     sync::{Arc, Mutex},
 };
-
-type Db = CacheDB<EmptyDB>;
-type Tx = Recovered<TxEnvelope>;
-
-const SENDERS: usize = 24;
-
-fn sender(i: usize) -> Address {
-    Address::with_last_byte(0x10 + i as u8)
-}
-
-fn pre_state() -> Arc<Db> {
-    let mut db = Db::default();
-    for i in 0..SENDERS {
-        db.insert_account_info(
-            sender(i),
-            AccountInfo {
-                balance: U256::from(10u128.pow(21)),
-                ..AccountInfo::default()
-            },
-        );
-    }
-    Arc::new(db)
-}
-
-/// A transfer of `value` from sender `from` with the given nonce.
-fn transfer(from: usize, nonce: u64, to: Address, value: u64) -> Tx {
-    let tx = TxEip1559 {
-        chain_id: 1,
-        nonce,
-        gas_limit: 1_000_000,
-        max_fee_per_gas: 20,
-        max_priority_fee_per_gas: 2,
-        to: TxKind::Call(to),
-        value: U256::from(value),
-        access_list: Default::default(),
-        input: Bytes::new(),
-    };
-    let signature = Signature::new(U256::from(1), U256::from(1), false);
-    Recovered::new_unchecked(
-        TxEnvelope::Eip1559(Signed::new_unhashed(tx, signature)),
-        sender(from),
-    )
-}
-
-/// A block of transfers: independent ones, a sender with a chain of nonces, and payments to
-/// an account that later sends (a dependency the engine finds while running).
-fn block_transactions() -> Vec<Tx> {
-    let mut txs: Vec<Tx> = (0..16)
-        .map(|i| transfer(i, 0, Address::with_last_byte(0xa0 + i as u8), 1))
-        .collect();
-    for nonce in 1..5 {
-        txs.insert(nonce as usize * 3, transfer(0, nonce, sender(20), 7));
-    }
-    txs.push(transfer(20, 0, Address::with_last_byte(0xee), 3));
-    txs
-}
-
-fn env() -> EvmEnv {
-    let mut cfg = CfgEnv::new_with_spec(SpecId::CANCUN);
-    cfg.chain_id = 1;
-    let block = BlockEnv {
-        number: U256::from(1),
-        beneficiary: Address::with_last_byte(0xcb),
-        gas_limit: 30_000_000,
-        basefee: 10,
-        ..BlockEnv::default()
-    };
-    EvmEnv {
-        cfg_env: cfg,
-        block_env: block,
-    }
-}
-
-fn eth_ctx() -> EthBlockExecutionCtx<'static> {
-    EthBlockExecutionCtx {
-        parent_hash: Default::default(),
-        parent_beacon_block_root: None,
-        ommers: &[],
-        withdrawals: Some(Cow::Owned(Vec::new())),
-        extra_data: Bytes::new(),
-        tx_count_hint: None,
-        slot_number: None,
-    }
-}
-
-fn engine(threads: usize) -> ParallelExecutor {
-    engine_with(threads, ExecutionPolicy::AlwaysParallel)
-}
-
-fn engine_with(threads: usize, policy: ExecutionPolicy) -> ParallelExecutor {
-    ParallelExecutor::new(NonZeroUsize::new(threads).unwrap())
-        .unwrap()
-        .with_policy(policy)
-}
 
 /// What a client observed driving an executor.
 #[derive(Debug, PartialEq)]
@@ -151,19 +51,6 @@ enum Call {
     ExecuteAndDrop(Tx),
     /// A balance change committed into `State` through `evm_mut()` between transactions.
     Mint(Address, u128),
-}
-
-fn new_state<D: DatabaseRef>(db: D) -> (State<WrapDatabaseRef<D>>, Arc<Mutex<Vec<EvmState>>>) {
-    let hook_calls = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&hook_calls);
-    let state = State::builder()
-        .with_database_ref(db)
-        .with_bundle_update()
-        .build()
-        .with_state_hook(Some(Box::new(move |changes: EvmState| {
-            sink.lock().unwrap().push(changes);
-        })));
-    (state, hook_calls)
 }
 
 type Driven = (

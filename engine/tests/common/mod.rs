@@ -4,7 +4,6 @@
 
 pub(crate) mod asm;
 pub(crate) mod contracts;
-pub(crate) mod faulty_db;
 
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use parallax_engine::{

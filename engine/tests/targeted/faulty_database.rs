@@ -4,8 +4,8 @@
 //! no thread hangs, and the same executor runs the next block correctly.
 
 use super::*;
-use common::faulty_db::{Fault, FaultyDb, InjectedFault};
 use parallax_engine::{BlockOutput, ExecutionError, ExecutionPolicy, ParallelExecutor};
+use parallax_faulty_db::{Fault, FaultyDb, InjectedFault};
 use std::{
     collections::HashMap,
     num::NonZeroUsize,

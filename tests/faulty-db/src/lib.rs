@@ -1,6 +1,7 @@
-//! A database that fails: around any `DatabaseRef`, it fails a chosen read (every read of an
-//! account or a slot, or the k-th read of all), panics on one, or answers repeated reads of an
-//! account with a different balance each time.
+//! A database that fails: around any revm `DatabaseRef`, it fails a chosen read (every read of
+//! an account or a slot, or the k-th read of all), panics on one, or answers repeated reads of
+//! an account with a different balance each time. The robustness tests of the engine and the
+//! adapter run every path over it.
 
 use alloy_primitives::{Address, B256, U256};
 use revm::{
@@ -13,7 +14,7 @@ use std::sync::{
 
 /// What goes wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Fault {
+pub enum Fault {
     /// Every read of this account fails.
     Account(Address),
     /// Every read of this slot fails.
@@ -30,20 +31,21 @@ pub(crate) enum Fault {
 /// The error a faulty read returns.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("injected fault: {0}")]
-pub(crate) struct InjectedFault(pub String);
+pub struct InjectedFault(pub String);
 
 impl DBErrorMarker for InjectedFault {}
 
 /// `inner` with `fault`.
 #[derive(Clone, Debug)]
-pub(crate) struct FaultyDb<D> {
+pub struct FaultyDb<D> {
     inner: Arc<D>,
     fault: Fault,
     reads: Arc<AtomicUsize>,
 }
 
 impl<D> FaultyDb<D> {
-    pub(crate) fn new(inner: Arc<D>, fault: Fault) -> Self {
+    /// `inner`, read through `fault`.
+    pub fn new(inner: Arc<D>, fault: Fault) -> Self {
         quiet_injected_panics();
         Self {
             inner,
@@ -53,7 +55,7 @@ impl<D> FaultyDb<D> {
     }
 
     /// How many reads it has answered or failed.
-    pub(crate) fn reads(&self) -> usize {
+    pub fn reads(&self) -> usize {
         self.reads.load(Ordering::Relaxed)
     }
 

@@ -12,4 +12,4 @@ pub mod workload;
 pub use drive::{Drive, DriveBench, DriveReport, DriveTiming, Side, measure_drives};
 pub use measure::{Machine, peak_memory, peak_memory_during};
 pub use suite::{BlockBench, IdealSplit, Sides, WorkloadReport, policy_name, run_workloads};
-pub use workload::{SyntheticBlock, WORKLOADS, WorkloadDb, build};
+pub use workload::{RESOURCE_WORKLOADS, SyntheticBlock, WORKLOADS, WorkloadDb, build};

@@ -5,7 +5,10 @@ use crate::{
     build,
     measure::{median, peak_memory_during, time},
 };
-use parallax_engine::{ExecutionPolicy, ExecutionStats, ParallelExecutor, execute_sequential};
+use parallax_engine::{
+    ExecutionPolicy, ExecutionStats, ParallelExecutor, StateReads, execute_sequential,
+};
+use parallax_faulty_db::SlowDb;
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -94,6 +97,17 @@ pub struct WorkloadReport {
     /// transactions did (part of `parallel_ms`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify_ms: Option<f64>,
+    /// With `--db-latency`: the latency of a cold read asked for, in microseconds. Every side
+    /// of every run reads through its own slow database, so each pays each cold read once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_latency_us: Option<u64>,
+    /// With `--db-latency`: the locations sequential revm fetched (cold reads) in one run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_reads: Option<u64>,
+    /// With `--db-latency`: what a cold read really took on sequential revm's run, on
+    /// average, in microseconds (the operating system sleeps a little longer than asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_read_us: Option<f64>,
 }
 
 /// Median times of the sides that ran.
@@ -151,9 +165,25 @@ pub struct BlockBench {
     sides: Sides,
     policy: ExecutionPolicy,
     access_list: bool,
+    db_latency: Option<Duration>,
 }
 
 impl BlockBench {
+    /// With a latency, every side of every run reads the pre-state through a fresh
+    /// [`SlowDb`] (each first read of a location takes that long), and the engine is told
+    /// its state reads are slow ([`StateReads::Slow`]).
+    #[must_use]
+    pub fn with_db_latency(mut self, latency: Option<Duration>) -> Self {
+        self.db_latency = latency;
+        let reads = if latency.is_some() {
+            StateReads::Slow
+        } else {
+            StateReads::InMemory
+        };
+        self.engine = self.engine.with_state_reads(reads);
+        self
+    }
+
     /// With `true`, the engine side runs each block from its EIP-7928 access list, built
     /// beforehand from the engine's own run of the block.
     #[must_use]
@@ -181,6 +211,7 @@ impl BlockBench {
             sides,
             policy,
             access_list: false,
+            db_latency: None,
         })
     }
 
@@ -199,14 +230,41 @@ impl BlockBench {
         DB: DatabaseRef + Sync,
         DB::Error: Send + std::fmt::Display,
     {
+        let Some(latency) = self.db_latency else {
+            return self.measure_on(name, || db, cfg, block, txs);
+        };
+        // Sequential revm's cold reads, from a run of its own.
+        let slow = SlowDb::new(db, latency);
+        execute_sequential(&slow, cfg, block, txs).map_err(|error| error.to_string())?;
+        let stats = slow.stats();
+        let mut report = self.measure_on(name, || SlowDb::new(db, latency), cfg, block, txs)?;
+        report.db_latency_us = Some(latency.as_micros() as u64);
+        report.cold_reads = Some(stats.cold_reads);
+        report.mean_read_us = Some(round3(stats.mean_latency.as_secs_f64() * 1e6));
+        Ok(report)
+    }
+
+    /// [`Self::measure`] with every run of every side reading a database `fresh` makes.
+    fn measure_on<R>(
+        &self,
+        name: &str,
+        fresh: impl Fn() -> R + Sync,
+        cfg: &CfgEnv,
+        block: &BlockEnv,
+        txs: &[TxEnv],
+    ) -> Result<WorkloadReport, String>
+    where
+        R: DatabaseRef + Sync,
+        R::Error: Send + std::fmt::Display,
+    {
         let sides = self.sides;
         let run_sequential =
-            || execute_sequential(db, cfg, block, txs).map_err(|error| error.to_string());
+            || execute_sequential(&fresh(), cfg, block, txs).map_err(|error| error.to_string());
         // The list, as a block builder makes it: from the engine's own run of the block.
         let (list, build) = if self.access_list {
             let output = self
                 .engine
-                .execute(db, cfg, block, txs)
+                .execute(&fresh(), cfg, block, txs)
                 .map_err(|error| error.to_string())?;
             let mut builds = Vec::with_capacity(self.rounds.max(1));
             let mut list = None;
@@ -220,11 +278,12 @@ impl BlockBench {
             (None, None)
         };
         let run_parallel = || {
+            let db = fresh();
             match &list {
                 Some(list) => self
                     .engine
-                    .execute_with_access_list(db, cfg, block, txs, list),
-                None => self.engine.execute(db, cfg, block, txs),
+                    .execute_with_access_list(&db, cfg, block, txs, list),
+                None => self.engine.execute(&db, cfg, block, txs),
             }
             .map_err(|error| error.to_string())
         };
@@ -251,7 +310,7 @@ impl BlockBench {
             parallel_peak = peak;
         }
         drop(sequential_output);
-        let split_runs = sides == Sides::Both && self.split.run(db, cfg, block, txs).is_ok();
+        let split_runs = sides == Sides::Both && self.split.run(&fresh(), cfg, block, txs).is_ok();
 
         let times = time_sides(
             self.rounds,
@@ -259,7 +318,7 @@ impl BlockBench {
             split_runs,
             run_sequential,
             run_parallel,
-            || self.split.run(db, cfg, block, txs),
+            || self.split.run(&fresh(), cfg, block, txs),
         );
         let parallel_s = times.parallel.map_or(f64::NAN, |d| d.as_secs_f64());
         let verify = stats
@@ -286,6 +345,9 @@ impl BlockBench {
             parallel_peak_bytes: parallel_peak,
             build_ms: build.map(|d| ms(Some(d))),
             verify_ms: verify.map(|d| ms(Some(d))),
+            db_latency_us: None,
+            cold_reads: None,
+            mean_read_us: None,
         })
     }
 }

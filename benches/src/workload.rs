@@ -47,7 +47,19 @@ pub const WORKLOADS: [&str; 11] = [
     "alternating_hot",
 ];
 
+/// Blocks that test the engine's resource bounds rather than its speed: not in the default
+/// suite (the first alone is about 22 Ggas), but built and timed by name. Sized for the
+/// default gigagas and scaled by any other `gas`: a million distinct slots written (a new
+/// slot costs 22,100 gas, so a gigagas writes only 45,000 of them), one transaction that
+/// uses all of a gigagas, and 100,000 minimal transactions.
+pub const RESOURCE_WORKLOADS: [&str; 3] = ["many_slots", "one_full_tx", "many_tiny_txs"];
+
 const GIGAGAS: u64 = 1_000_000_000;
+/// `many_slots`: slots each transaction writes, and the slots of a gigagas-sized block.
+const SLOTS_PER_TX: usize = 1_000;
+const MANY_SLOTS: u64 = 1_000_000;
+/// `many_tiny_txs`: transactions of a gigagas-sized block.
+const MANY_TINY_TXS: u64 = 100_000;
 const TRANSFER_GAS: u64 = 21_000;
 /// Measured gas of one ERC-20 transfer to a fresh recipient, and of one swap.
 const ERC20_GAS: u64 = 51_000;
@@ -107,6 +119,18 @@ pub fn build(name: &str, gas: Option<u64>) -> Option<SyntheticBlock> {
             gas / ERC20_GAS,
             "ERC-20 transfers paying two hot accounts in turn: a parallelism of 2",
         ),
+        "many_slots" => (
+            scaled(MANY_SLOTS, gas).div_ceil(SLOTS_PER_TX as u64),
+            "transactions each writing 1,000 new slots of one contract: a million distinct slots",
+        ),
+        "one_full_tx" => (
+            1,
+            "one transaction looping until it has used all its gas (it ends out of gas)",
+        ),
+        "many_tiny_txs" => (
+            scaled(MANY_TINY_TXS, gas),
+            "100,000 plain ETH transfers, each sender to its own recipient",
+        ),
         _ => return None,
     };
     let count = count.max(1) as usize;
@@ -123,12 +147,22 @@ pub fn build(name: &str, gas: Option<u64>) -> Option<SyntheticBlock> {
         "late_chain" => builder.token_transfers(count, |i| (i >= count / 2).then_some(0)),
         "slow_first_writer" => builder.slow_first_writer(count, gas / SLOW_SHARE),
         "alternating_hot" => builder.token_transfers(count, |i| Some(i % 2)),
+        "many_slots" => builder.slot_writers(count),
+        "one_full_tx" => builder.full_tx(gas),
+        "many_tiny_txs" => builder.transfers(count, |i| i, recipient),
         _ => unreachable!("matched above"),
     }
-    Some(builder.finish(
-        WORKLOADS.iter().find(|w| **w == name).copied()?,
-        description,
-    ))
+    let name = WORKLOADS
+        .iter()
+        .chain(&RESOURCE_WORKLOADS)
+        .find(|w| **w == name)
+        .copied()?;
+    Some(builder.finish(name, description))
+}
+
+/// `count` for a gigagas, scaled to `gas`.
+fn scaled(count: u64, gas: u64) -> u64 {
+    (u128::from(count) * u128::from(gas) / u128::from(GIGAGAS)) as u64
 }
 
 fn address(kind: u8, index: usize) -> Address {
@@ -281,6 +315,36 @@ impl Builder {
         }
     }
 
+    /// `count` transactions, the `i`-th writing slots `i * 1000` to `i * 1000 + 999` of one
+    /// contract, every one of them new.
+    fn slot_writers(&mut self, count: usize) {
+        let contract = address(0x52, 0);
+        self.deploy(contract, slot_writer_code());
+        // A new slot costs 22,100 gas; the loop around each store about 30 more.
+        let gas = TRANSFER_GAS + 1_000 + SLOTS_PER_TX as u64 * 22_200;
+        for i in 0..count {
+            let first = U256::from(i * SLOTS_PER_TX);
+            let mut data = first.to_be_bytes::<32>().to_vec();
+            data.extend_from_slice(&U256::from(SLOTS_PER_TX).to_be_bytes::<32>());
+            self.tx(i, contract, U256::ZERO, Bytes::from(data), gas);
+        }
+    }
+
+    /// One transaction with a gas limit of `gas` into a contract that loops forever.
+    fn full_tx(&mut self, gas: u64) {
+        let contract = address(0x53, 0);
+        // JUMPDEST, PUSH1 0, JUMP: 12 gas a round until the gas runs out.
+        let code = revm::bytecode::Bytecode::new_raw(Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56]));
+        self.deploy(contract, code);
+        self.tx(
+            0,
+            contract,
+            U256::ZERO,
+            Bytes::new(),
+            gas.max(TRANSFER_GAS + 100),
+        );
+    }
+
     fn finish(self, name: &'static str, description: &'static str) -> SyntheticBlock {
         let total_gas: u64 = self.txs.iter().map(|tx| tx.gas_limit).sum();
         let block = BlockEnv {
@@ -300,6 +364,33 @@ impl Builder {
             txs: self.txs,
         }
     }
+}
+
+/// With calldata `(first, n)`: stores 1 in slots `first` to `first + n - 1`.
+fn slot_writer_code() -> revm::bytecode::Bytecode {
+    #[rustfmt::skip]
+    let code = [
+        0x60, 0x00,       // PUSH1 0
+        0x35,             // CALLDATALOAD           [slot]
+        0x60, 0x20,       // PUSH1 32
+        0x35,             // CALLDATALOAD           [slot n]
+        0x5b,             // loop: JUMPDEST         [slot n]
+        0x60, 0x01,       // PUSH1 1                [slot n 1]
+        0x82,             // DUP3                   [slot n 1 slot]
+        0x55,             // SSTORE                 slot = 1
+        0x90,             // SWAP1                  [n slot]
+        0x60, 0x01,       // PUSH1 1
+        0x01,             // ADD                    [n slot+1]
+        0x90,             // SWAP1                  [slot+1 n]
+        0x60, 0x01,       // PUSH1 1
+        0x90,             // SWAP1                  [slot+1 1 n]
+        0x03,             // SUB                    [slot+1 n-1]
+        0x80,             // DUP1                   [slot+1 n-1 n-1]
+        0x60, 0x06,       // PUSH1 loop
+        0x57,             // JUMPI                  to loop while n-1 is non-zero
+        0x00,             // STOP
+    ];
+    revm::bytecode::Bytecode::new_raw(Bytes::from(code.to_vec()))
 }
 
 /// With calldata `n`: counts `n` down to zero, then stores 1 in slot 0. Without calldata:
@@ -368,5 +459,48 @@ mod tests {
             assert!(parallel == sequential, "{name}: parallel differs");
         }
         assert!(build("no_such_workload", None).is_none());
+    }
+
+    #[test]
+    fn resource_workloads_scale_with_gas_and_match_sequential() {
+        let engine = ParallelExecutor::new(NonZeroUsize::new(2).unwrap())
+            .unwrap()
+            .with_policy(ExecutionPolicy::AlwaysParallel);
+        let gas = 5_000_000;
+        for name in RESOURCE_WORKLOADS {
+            let block = build(name, Some(gas)).expect("known workload");
+            assert_eq!(block.name, name);
+            let sequential =
+                execute_sequential(&block.db, &block.cfg, &block.block, &block.txs).unwrap();
+            let parallel = engine
+                .execute(&block.db, &block.cfg, &block.block, &block.txs)
+                .unwrap();
+            assert!(parallel == sequential, "{name}: parallel differs");
+            match name {
+                // 5,000 new slots, 1,000 a transaction, every store succeeding.
+                "many_slots" => {
+                    assert_eq!(block.txs.len(), 5);
+                    let written: usize = sequential
+                        .transactions
+                        .iter()
+                        .inspect(|tx| assert!(tx.result.is_success()))
+                        .flat_map(|tx| tx.state.values())
+                        .map(|account| account.storage.values().filter(|s| s.is_changed()).count())
+                        .sum();
+                    assert_eq!(written, 5_000);
+                }
+                // All of its gas, ending out of gas.
+                "one_full_tx" => {
+                    assert_eq!(block.txs.len(), 1);
+                    assert_eq!(sequential.gas_used, gas);
+                    assert!(sequential.transactions[0].result.is_halt());
+                }
+                "many_tiny_txs" => {
+                    assert_eq!(block.txs.len(), 500);
+                    assert_eq!(sequential.gas_used, 500 * TRANSFER_GAS);
+                }
+                _ => unreachable!("{name}"),
+            }
+        }
     }
 }

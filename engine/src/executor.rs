@@ -15,7 +15,7 @@ use crate::{
     error::{ExecutionError, TxFailure},
     location::TxIdx,
     output::{BlockOutput, ExecutionStats, TxOutput},
-    policy::{ExecutionPolicy, Plan, Planner, SequentialBecause},
+    policy::{ExecutionPolicy, Plan, Planner, SequentialBecause, StateReads},
     sequential::{continue_in_order, execute_sequential, run_in_order},
     stream::{BlockStream, Spares, StreamTransactions},
 };
@@ -36,6 +36,7 @@ use std::{
 pub struct ParallelExecutor {
     threads: NonZeroUsize,
     policy: ExecutionPolicy,
+    reads: StateReads,
     record_access: bool,
     pool: rayon::ThreadPool,
     /// The multi-version memory of the last block, cleared, for the next block to reuse.
@@ -54,6 +55,7 @@ impl ParallelExecutor {
         Ok(Self {
             threads,
             policy: ExecutionPolicy::Auto,
+            reads: StateReads::InMemory,
             record_access: false,
             pool,
             spare_memory: Mutex::default(),
@@ -64,6 +66,23 @@ impl ParallelExecutor {
     /// An executor with one worker per available CPU.
     pub fn with_available_parallelism() -> Result<Self, rayon::ThreadPoolBuildError> {
         Self::new(std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+    }
+
+    /// An executor for a state whose reads cost what `reads` says, with the worker count
+    /// that suits it ([`StateReads::default_threads`]).
+    pub fn for_state_reads(reads: StateReads) -> Result<Self, rayon::ThreadPoolBuildError> {
+        Ok(Self::new(reads.default_threads())?.with_state_reads(reads))
+    }
+
+    /// Says what reading the pre-state costs, which [`ExecutionPolicy::Auto`] weighs.
+    pub const fn with_state_reads(mut self, reads: StateReads) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// What reading the pre-state costs, as the executor was told.
+    pub const fn state_reads(&self) -> StateReads {
+        self.reads
     }
 
     /// Sets when the parallel path is used.
@@ -146,6 +165,7 @@ impl ParallelExecutor {
         Planner {
             policy: self.policy,
             threads: self.threads.get(),
+            reads: self.reads,
         }
     }
 

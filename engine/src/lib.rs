@@ -78,7 +78,8 @@ pub use output::{BlockOutput, ExecutionStats, TxAccess, TxOutput};
 pub use parallelism::{HotLocation, Parallelism};
 pub use policy::{
     CHEAP_TX_GAS, CHEAP_TXS_MIN_THREADS, ExecutionPolicy, MIN_PARALLEL_GAS, MIN_PARALLEL_TXS,
-    MIN_PARALLELISM, MIN_RUNTIME_PARALLELISM, Plan, SequentialBecause,
+    MIN_PARALLELISM, MIN_RUNTIME_PARALLELISM, Plan, SLOW_READS_THREADS_PER_CPU, SequentialBecause,
+    StateReads,
 };
 pub use sequential::{
     execute_sequential, execute_sequential_after, execute_sequential_with_access_list,

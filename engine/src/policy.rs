@@ -45,6 +45,44 @@ pub const CHEAP_TXS_MIN_THREADS: usize = 4;
 /// rest of the block runs in order.
 pub const MIN_RUNTIME_PARALLELISM: f64 = 1.75;
 
+/// Worker threads per CPU for a state whose reads are slow ([`StateReads::Slow`]): while
+/// most workers sleep on a read, a few more than the cores keep the cores busy. Measured at
+/// 50 µs per cold read on a 2-core machine (BENCHMARKS.md, "A slow database").
+pub const SLOW_READS_THREADS_PER_CPU: usize = 8;
+
+/// What reading the pre-state costs the executor, as the client knows it: the
+/// [`ExecutionPolicy::Auto`] rules that weigh the engine's bookkeeping against the
+/// transactions' own work hold only where reads are cheap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StateReads {
+    /// The state is in memory (or a cache holds everything the block reads): execution is
+    /// bound by the CPUs, and the engine's bookkeeping is weighed against it.
+    #[default]
+    InMemory,
+    /// A cold read waits on a disk or a remote service (tens of microseconds or more).
+    /// Running transactions at once overlaps their reads, which pays even where the
+    /// bookkeeping alone would not: [`ExecutionPolicy::Auto`] drops the rules that weigh it
+    /// against the work ([`MIN_PARALLEL_GAS`], [`CHEAP_TX_GAS`]), and keeps those about
+    /// dependencies (known chains, and the chains found while a block runs), which no
+    /// overlap of reads makes parallel.
+    Slow,
+}
+
+impl StateReads {
+    /// A sensible worker count on this machine: one per CPU for a state in memory;
+    /// [`SLOW_READS_THREADS_PER_CPU`] per CPU for slow reads.
+    pub fn default_threads(self) -> std::num::NonZeroUsize {
+        let cpus = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+        match self {
+            Self::InMemory => cpus,
+            Self::Slow => cpus.saturating_mul(
+                std::num::NonZeroUsize::new(SLOW_READS_THREADS_PER_CPU)
+                    .unwrap_or(std::num::NonZeroUsize::MIN),
+            ),
+        }
+    }
+}
+
 /// When to use the parallel path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ExecutionPolicy {
@@ -155,6 +193,7 @@ impl std::fmt::Display for Plan {
 pub(crate) struct Planner {
     pub(crate) policy: ExecutionPolicy,
     pub(crate) threads: usize,
+    pub(crate) reads: StateReads,
 }
 
 impl Planner {
@@ -211,6 +250,9 @@ impl Planner {
                 }
                 if transactions < MIN_PARALLEL_TXS {
                     return Some(SequentialBecause::FewTransactions(transactions));
+                }
+                if matches!(self.reads, StateReads::Slow) {
+                    return None;
                 }
                 if total_gas_limit < MIN_PARALLEL_GAS {
                     return Some(SequentialBecause::LittleGas(total_gas_limit));

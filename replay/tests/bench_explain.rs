@@ -147,6 +147,95 @@ fn bench_runs_the_engine_from_each_blocks_access_list() {
 }
 
 #[test]
+fn bench_reads_through_a_slow_database() {
+    let run = parallax(&[
+        "bench",
+        "--json",
+        "--threads",
+        "4",
+        "--gas",
+        "2000000",
+        "--rounds",
+        "1",
+        "--workload",
+        "erc20",
+        "--workload",
+        "raw_transfers",
+        "--db-latency",
+        "100",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 2);
+    for report in &reports {
+        assert_eq!(report["db_latency_us"], 100, "{report}");
+        // Every account and slot the block touches, each fetched once.
+        let cold_reads = report["cold_reads"].as_u64().unwrap();
+        let txs = report["txs"].as_u64().unwrap();
+        assert!(cold_reads >= 2 * txs, "{report}");
+        // What a cold read took: the latency asked for, on average (the sleep is calibrated).
+        let mean = report["mean_read_us"].as_f64().unwrap();
+        assert!((90.0..400.0).contains(&mean), "{report}");
+        // Sequential revm waits for every cold read in turn.
+        let sequential_ms = report["sequential_ms"].as_f64().unwrap();
+        assert!(sequential_ms >= cold_reads as f64 * 0.09, "{report}");
+        // Under a slow database the default policy keeps even cheap transfers parallel.
+        assert_eq!(report["path"], "parallel", "{report}");
+        assert_eq!(report["threads"], 4, "{report}");
+    }
+    let without = parallax(&[
+        "bench",
+        "--json",
+        "--gas",
+        "2000000",
+        "--rounds",
+        "1",
+        "--workload",
+        "erc20",
+    ]);
+    assert!(
+        !without.stdout.contains("db_latency_us"),
+        "{}",
+        without.stdout
+    );
+    let with_drive = parallax(&["bench", "--db-latency", "50", "--drive", "block"]);
+    assert_eq!(
+        with_drive.status, 2,
+        "--db-latency times the engine, not the adapter"
+    );
+}
+
+#[test]
+fn bench_runs_a_resource_workload_by_name() {
+    let run = parallax(&[
+        "bench",
+        "--json",
+        "--threads",
+        "2",
+        "--gas",
+        "10000000",
+        "--rounds",
+        "1",
+        "--policy",
+        "parallel",
+        "--workload",
+        "many_slots",
+        "--workload",
+        "one_full_tx",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 2);
+    // A hundredth of a million slots, at 1,000 a transaction.
+    assert_eq!(reports[0]["workload"], "many_slots");
+    assert_eq!(reports[0]["txs"], 10);
+    // One transaction that uses all of its 10M gas.
+    assert_eq!(reports[1]["workload"], "one_full_tx");
+    assert_eq!(reports[1]["txs"], 1);
+    assert_eq!(reports[1]["gas"], 10_000_000);
+}
+
+#[test]
 fn bench_runs_one_side_alone() {
     for (side, timed, absent) in [
         ("sequential", "sequential_ms", "parallel_ms"),

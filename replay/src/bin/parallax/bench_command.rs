@@ -4,11 +4,12 @@ use crate::progress::item_progress;
 use crate::{exit, table::Table};
 use clap::{Args, ValueEnum};
 use parallax_bench::{
-    BlockBench, Machine, Sides, WORKLOADS, WorkloadReport, policy_name, run_workloads,
+    BlockBench, Machine, RESOURCE_WORKLOADS, Sides, WORKLOADS, WorkloadReport, policy_name,
+    run_workloads,
 };
-use parallax_engine::ExecutionPolicy;
+use parallax_engine::{ExecutionPolicy, StateReads};
 use parallax_replay::{Loader, discover};
-use std::{num::NonZeroUsize, path::PathBuf};
+use std::{num::NonZeroUsize, path::PathBuf, time::Duration};
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
@@ -24,8 +25,11 @@ pub(crate) struct BenchArgs {
     /// Timed rounds per workload (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub(crate) rounds: usize,
-    /// Only these workloads [default: all].
-    #[arg(long = "workload", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS))]
+    /// Only these workloads [default: all but the resource-bound blocks `many_slots`,
+    /// `one_full_tx` and `many_tiny_txs`, which run only when named: a million new slots,
+    /// one transaction using all of a gigagas, 100,000 minimal transactions, each scaled by
+    /// `--gas` over a gigagas].
+    #[arg(long = "workload", value_parser = clap::builder::PossibleValuesParser::new(WORKLOADS.iter().chain(&RESOURCE_WORKLOADS).copied()))]
     pub(crate) workloads: Vec<String>,
     /// Which sides to run: one alone lets a profiler or a memory measurement watch it.
     #[arg(long, value_enum, default_value_t = Engine::Both)]
@@ -55,6 +59,15 @@ pub(crate) struct BenchArgs {
     /// `access_list`.
     #[arg(long, conflicts_with = "drive")]
     pub(crate) access_list: bool,
+    /// Read the pre-state through a slow database: the first read of each account, code,
+    /// slot or block hash in a run takes this many microseconds (an SSD: 10-100; a remote
+    /// state service: more), later reads of it are cached. Sequential revm, the engine and
+    /// the ideal split each read through a fresh one every run, so each pays each cold read
+    /// once. The engine is told its reads are slow (its default thread count and the `auto`
+    /// policy follow), and the JSON lines add `db_latency_us`, `cold_reads` and
+    /// `mean_read_us` (what a cold read really took).
+    #[arg(long, value_name = "MICROS", conflicts_with = "drive")]
+    pub(crate) db_latency: Option<u64>,
     /// Recorded blocks to time instead of the synthetic workloads: files or directories in
     /// any form `parallax replay` reads (transactions only).
     #[arg(value_name = "PATH", conflicts_with_all = ["workloads", "gas"])]
@@ -113,12 +126,18 @@ impl From<Engine> for Sides {
 }
 
 pub(crate) fn run(args: BenchArgs) -> u8 {
-    let threads = crate::threads_or_all_cpus(args.threads);
+    let db_latency = args.db_latency.map(Duration::from_micros);
+    let threads = match (args.threads, db_latency) {
+        (Some(threads), _) => threads,
+        (None, Some(_)) => StateReads::Slow.default_threads(),
+        (None, None) => crate::threads_or_all_cpus(None),
+    };
     let workloads: Vec<&'static str> = if args.workloads.is_empty() {
         WORKLOADS.to_vec()
     } else {
         WORKLOADS
             .into_iter()
+            .chain(RESOURCE_WORKLOADS)
             .filter(|name| args.workloads.iter().any(|wanted| wanted == name))
             .collect()
     };
@@ -130,7 +149,9 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
     let (outcome, what) = if args.paths.is_empty() {
         let progress = item_progress(workloads.len(), "workloads", args.json);
         let outcome = BlockBench::new(threads, args.rounds, sides, policy).and_then(|bench| {
-            let bench = bench.with_access_list(args.access_list);
+            let bench = bench
+                .with_access_list(args.access_list)
+                .with_db_latency(db_latency);
             run_workloads(&workloads, &bench, args.gas, |name| {
                 progress.set_message(name.to_owned());
                 progress.inc(1);
@@ -157,6 +178,16 @@ pub(crate) fn run(args: BenchArgs) -> u8 {
                     policy_name(policy),
                     threads,
                 );
+                if let Some(latency) = args.db_latency {
+                    let reads: Vec<String> = reports
+                        .iter()
+                        .filter_map(|r| r.mean_read_us.map(|us| format!("{}: {us:.1}", r.workload)))
+                        .collect();
+                    println!(
+                        "every side read through a slow database: {latency} µs per cold read asked, taken (µs, sequential revm's run): {}",
+                        reads.join(", ")
+                    );
+                }
             }
             exit::OK
         }
@@ -182,7 +213,8 @@ fn recorded_blocks(
     parallax_engine::warm_up();
     let bench = BlockBench::new(threads, args.rounds, sides, policy)
         .map_err(unusable)?
-        .with_access_list(args.access_list);
+        .with_access_list(args.access_list)
+        .with_db_latency(args.db_latency.map(Duration::from_micros));
     let progress = item_progress(sources.len(), "blocks", args.json);
     let mut loader = Loader::default();
     let reports = sources
@@ -245,6 +277,7 @@ fn table(reports: &[WorkloadReport], what: &str) -> String {
         "seq peak",
         "par peak",
         "list build/verify",
+        "cold reads",
     ]);
     // A side that did not run shows as a dash.
     let shown = |value: f64, text: String| if value.is_nan() { "-".to_owned() } else { text };
@@ -271,6 +304,9 @@ fn table(reports: &[WorkloadReport], what: &str) -> String {
                 (Some(build), Some(verify)) => format!("{build:.1}/{verify:.1} ms"),
                 _ => "-".to_owned(),
             },
+            report
+                .cold_reads
+                .map_or("-".to_owned(), |reads| reads.to_string()),
         ]);
     }
     table.render()

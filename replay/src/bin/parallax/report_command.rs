@@ -4,11 +4,11 @@ use crate::exit;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use parallax_bench::{
-    BlockBench, Machine, Sides, WORKLOADS, WorkloadReport,
+    BlockBench, Machine, RESOURCE_WORKLOADS, Sides, WORKLOADS, WorkloadReport,
     measure::{median, time},
     peak_memory,
     plot::plot_speedup,
-    report::{BlockMeasurement, Report, ThreadedRun, target_thread_count, today},
+    report::{BlockMeasurement, Report, ThreadedRun, slow_database, target_thread_count, today},
     run_workloads,
 };
 use parallax_engine::{ExecutionPolicy, ParallelExecutor, execute_sequential};
@@ -154,6 +154,25 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
     })
     .map_err(|error| (exit::MISMATCH, error))?;
 
+    let slow_database = measure_slow_database(args, &progress)?;
+    // The resource-bound blocks, Block-STM forced, each side's peak in a process of its own.
+    let mut resource_bounds = BlockBench::new(
+        NonZeroUsize::new(target_threads).expect("thread counts are non-zero"),
+        args.rounds.min(SLOW_ROUNDS),
+        Sides::Both,
+        ExecutionPolicy::AlwaysParallel,
+    )
+    .and_then(|bench| {
+        run_workloads(&RESOURCE_WORKLOADS, &bench, args.gas, |name| {
+            progress.set_message(format!("resource bounds: {name}, {target_threads} threads"))
+        })
+    })
+    .map_err(|error| (exit::MISMATCH, error))?;
+    for report in &mut resource_bounds {
+        progress.set_message(format!("peak memory of {}", report.workload));
+        measure_peaks_alone(report, args.gas)?;
+    }
+
     progress.set_message(format!("loading {}", prestate.display()));
     let blocks = prepare_blocks(&prestate, &progress)?;
     let mut engines = thread_counts
@@ -177,6 +196,8 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
         synthetic,
         synthetic_auto,
         synthetic_access_list,
+        slow_database,
+        resource_bounds,
         blocks: measurements,
         peak_memory: peak_memory(),
         plot: None,
@@ -201,11 +222,46 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
 /// Replaces the peak memory of each side with that side's peak in a process of its own
 /// (`parallax bench --engine SIDE`): measured in one process, the side that runs second
 /// inherits the first one's freed but retained memory.
+/// Rounds for the slow-database and resource-bound runs, whose blocks take seconds.
+const SLOW_ROUNDS: usize = 5;
+
+/// The slow-database workloads at each latency and thread count, on blocks of a tenth of the
+/// synthetic gas (at 50 µs a cold read, a gigagas of ERC-20 transfers takes sequential revm
+/// about 3 s).
+fn measure_slow_database(
+    args: &ReportArgs,
+    progress: &ProgressBar,
+) -> Result<Vec<WorkloadReport>, Failure> {
+    let mut reports = Vec::new();
+    for latency in slow_database::LATENCIES_US {
+        for threads in slow_database::THREADS {
+            let bench = BlockBench::new(
+                NonZeroUsize::new(threads).expect("thread counts are non-zero"),
+                args.rounds.min(SLOW_ROUNDS),
+                Sides::Both,
+                ExecutionPolicy::Auto,
+            )
+            .map_err(unusable)?
+            .with_db_latency(Some(Duration::from_micros(latency)));
+            let measured =
+                run_workloads(&slow_database::WORKLOADS, &bench, args.gas / 10, |name| {
+                    progress.set_message(format!(
+                        "slow database: {name}, {latency} µs, {threads} threads"
+                    ))
+                })
+                .map_err(|error| (exit::MISMATCH, error))?;
+            reports.extend(measured);
+        }
+    }
+    Ok(reports)
+}
+
 fn measure_peaks_alone(report: &mut WorkloadReport, gas: u64) -> Result<(), Failure> {
     let exe = std::env::current_exe().map_err(|error| unusable(error.to_string()))?;
     let peak = |side: &str, field: &str| -> Result<Option<u64>, Failure> {
         let output = std::process::Command::new(&exe)
             .args(["bench", "--json", "--rounds", "1", "--engine", side])
+            .args(["--policy", report.policy])
             .args(["--threads", &report.threads.to_string()])
             .args(["--gas", &gas.to_string(), "--workload", &report.workload])
             .output()

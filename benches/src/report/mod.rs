@@ -1,6 +1,9 @@
 //! BENCHMARKS.md: the machine, the synthetic and mainnet tables, how each result compares
 //! with its target and with what the block could at best allow, and peak memory.
 
+mod resource_bounds;
+pub mod slow_database;
+
 use crate::{Machine, WorkloadReport};
 use std::{fmt::Write, time::Duration};
 
@@ -69,6 +72,12 @@ pub struct Report {
     /// The synthetic suite at the target thread count, each block run from the EIP-7928
     /// access list the engine built for it (`parallax bench --access-list`).
     pub synthetic_access_list: Vec<WorkloadReport>,
+    /// The slow-database workloads ([`slow_database::WORKLOADS`]) at each latency and thread
+    /// count measured (`parallax bench --db-latency`).
+    pub slow_database: Vec<WorkloadReport>,
+    /// The resource-bound blocks ([`RESOURCE_WORKLOADS`](crate::RESOURCE_WORKLOADS)) at the
+    /// target thread count, Block-STM forced, with each side's peak memory.
+    pub resource_bounds: Vec<WorkloadReport>,
     /// Every mainnet pre-state block.
     pub blocks: Vec<BlockMeasurement>,
     /// Peak resident memory of the whole measuring run.
@@ -135,6 +144,8 @@ impl Report {
         if self.thread_counts.len() > 1 {
             self.write_scaling(&mut out);
         }
+        slow_database::write(&mut out, &self.slow_database);
+        resource_bounds::write(&mut out, &self.resource_bounds);
         if let Some(plot) = &self.plot {
             let _ = writeln!(
                 out,
@@ -618,6 +629,9 @@ mod tests {
             parallel_peak_bytes: None,
             build_ms: None,
             verify_ms: None,
+            db_latency_us: None,
+            cold_reads: None,
+            mean_read_us: None,
         }
     }
 
@@ -633,6 +647,8 @@ mod tests {
             thread_counts: vec![2],
             synthetic_auto: Vec::new(),
             synthetic_access_list: Vec::new(),
+            slow_database: Vec::new(),
+            resource_bounds: Vec::new(),
             synthetic: vec![vec![
                 workload("raw_transfers", 0.9),
                 workload("erc20", 1.85),

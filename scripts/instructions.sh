@@ -32,7 +32,7 @@ trap 'rm -rf "$scratch"' EXIT
 count() { # workload side rounds
     local log="$scratch/$1-$2-$3.log"
     if ! valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$scratch/cg.out" \
-        "$bin" bench --threads 1 --gas "$gas" --rounds "$3" --engine "$2" --workload "$1" \
+        "$bin" bench --threads 1 --gas "$gas" --rounds "$3" --engine "$2" --workload "$1" --policy parallel \
         --json >/dev/null 2>"$log"; then
         echo "error: parallax bench failed under valgrind for $1 ($2), see below" >&2
         cat "$log" >&2

@@ -38,6 +38,8 @@ pub(crate) struct BlockRun<E> {
     pub(crate) dependency_waits: AtomicUsize,
     /// A consumer taking results in order, parked until a transaction finishes executing.
     pub(crate) consumer: Consumer,
+    /// More workers than CPUs: idle ones sleep rather than yield.
+    oversubscribed: bool,
 }
 
 /// The thread waiting for a transaction's result, if any (see [`BlockRun::try_commit`]).
@@ -103,6 +105,7 @@ impl<E> BlockRun<E> {
             validations: AtomicUsize::new(0),
             dependency_waits: AtomicUsize::new(0),
             consumer: Consumer::new(),
+            oversubscribed: oversubscribes(threads),
         }
     }
 
@@ -146,7 +149,7 @@ impl<E> BlockRun<E> {
                     let next = self.scheduler.next_task();
                     if next.is_none() {
                         idle_rounds += 1;
-                        back_off(idle_rounds);
+                        back_off(idle_rounds, self.oversubscribed);
                     } else {
                         idle_rounds = 0;
                     }
@@ -232,7 +235,7 @@ impl<E> BlockRun<E> {
                 return;
             }
             idle_rounds += 1;
-            back_off(idle_rounds);
+            back_off(idle_rounds, self.oversubscribed);
         }
     }
 
@@ -302,11 +305,22 @@ struct TaskCounts {
 }
 
 /// Waits a little when there is no task, spinning first and then yielding the CPU so that
-/// an idle worker does not starve busy ones on an oversubscribed machine.
-fn back_off(idle_rounds: u32) {
+/// an idle worker does not starve busy ones. With more workers than CPUs (as for a slow
+/// database, where most wait on reads), yielding is not enough: the idle workers would
+/// still take most of the CPU time from the busy ones, so past a few hundred rounds they
+/// sleep.
+fn back_off(idle_rounds: u32, oversubscribed: bool) {
     if idle_rounds < 64 {
         std::hint::spin_loop();
-    } else {
+    } else if !oversubscribed || idle_rounds < 256 {
         std::thread::yield_now();
+    } else {
+        std::thread::sleep(std::time::Duration::from_micros(20));
     }
+}
+
+/// Whether `threads` workers are more than this machine's CPUs.
+fn oversubscribes(threads: usize) -> bool {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    threads > *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }

@@ -263,18 +263,23 @@ impl MvMemory {
         let mut last_written = self.last_written[tx]
             .lock()
             .expect("write-set lock poisoned");
-        // Write sets are small: sorted vectors beat hashing them, and the previous
-        // incarnation's list is reused in place.
-        writes.sort_unstable_by_key(|(location, _)| *location);
-        last_written.sort_unstable();
-        let is_written =
-            |location: &Location| writes.binary_search_by_key(location, |(l, _)| *l).is_ok();
-        let mut wrote_new_location = writes
-            .iter()
-            .any(|(location, _)| last_written.binary_search(location).is_err());
-        // What is left of the previous incarnation's list are its stale locations; the new
-        // ones go after them.
-        last_written.retain(|location| !is_written(location));
+        // A first incarnation (the common case) has no earlier list to compare with: every
+        // location it writes is new, and nothing is stale.
+        let mut wrote_new_location = !writes.is_empty();
+        if !last_written.is_empty() {
+            // Write sets are small: sorted vectors beat hashing them, and the previous
+            // incarnation's list is reused in place.
+            writes.sort_unstable_by_key(|(location, _)| *location);
+            last_written.sort_unstable();
+            let is_written =
+                |location: &Location| writes.binary_search_by_key(location, |(l, _)| *l).is_ok();
+            wrote_new_location = writes
+                .iter()
+                .any(|(location, _)| last_written.binary_search(location).is_err());
+            // What is left of the previous incarnation's list are its stale locations; the
+            // new ones go after them.
+            last_written.retain(|location| !is_written(location));
+        }
         let stale = last_written.len();
         for (location, value) in writes {
             last_written.push(location);
@@ -449,6 +454,14 @@ impl MvMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_of_the_memory_stays_small() {
+        // A block that writes a million slots holds a million of these (see the
+        // resource-bound blocks): a large variant, such as code unboxed, would grow them all.
+        assert!(size_of::<(Location, Versions)>() <= 128);
+        assert!(size_of::<(Location, ReadOrigin)>() <= 80);
+    }
 
     fn version(tx: TxIdx, incarnation: Incarnation) -> Version {
         Version { tx, incarnation }

@@ -48,8 +48,10 @@ impl PartialEq for AccountCode {
 pub(crate) enum WriteValue {
     /// The account's balance and nonce, or `None` when the transaction left it non-existent.
     Account(Option<AccountBasic>),
-    /// New code (or storage wipe) of the account.
-    Code(AccountCode),
+    /// New code (or storage wipe) of the account. Boxed: code is written rarely, and the
+    /// multi-version memory holds a value per location written (a million slots take a
+    /// million of them), so the common variants set the size.
+    Code(Box<AccountCode>),
     /// A storage slot's new value.
     Storage(U256),
 }

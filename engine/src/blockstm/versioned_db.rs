@@ -121,6 +121,9 @@ pub(crate) struct VersionedDb<'a, DB> {
     pub(crate) placeholder: Option<Address>,
     /// Whether every read is kept for validation; [`Self::in_order_from`] keeps only code.
     keeps_reads: bool,
+    /// The storage epoch of the account whose storage was read last: a contract reading
+    /// many slots would otherwise look its code up in the read cache for each.
+    last_epoch: Option<(Address, Option<TxIdx>)>,
 }
 
 impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
@@ -135,6 +138,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
             lazy_recipient: None,
             placeholder: None,
             keeps_reads: true,
+            last_epoch: None,
         }
     }
 
@@ -157,6 +161,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         self.reads.clear();
         self.base_account = None;
         self.deferred_beneficiary_fee = None;
+        self.last_epoch = None;
     }
 
     /// The reads of the execution that just ended, with where each value came from. The
@@ -256,7 +261,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
                 MvRead::Base => self
                     .base_code(address)
                     .map_err(VersionedDbError::Database)?,
-                MvRead::Written(_, WriteValue::Code(code)) => code.clone(),
+                MvRead::Written(_, WriteValue::Code(code)) => AccountCode::clone(code),
                 other => unreachable!("code location holds {other:?}"),
             };
             self.remember(location, &read, ReadValue::Code(code));
@@ -299,7 +304,14 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         if let Some(ReadValue::Storage(value)) = self.reads.get(&location) {
             return Ok(*value);
         }
-        let epoch = self.code_ref(address)?.storage_epoch;
+        let epoch = match self.last_epoch {
+            Some((last, epoch)) if last == address => epoch,
+            _ => {
+                let epoch = self.code_ref(address)?.storage_epoch;
+                self.last_epoch = Some((address, epoch));
+                epoch
+            }
+        };
         let read = self.read_memory(&location)?;
         let value = match &read {
             MvRead::Base if epoch.is_some() => U256::ZERO,

@@ -62,10 +62,10 @@ pub(crate) fn write_set<DB: DatabaseRef>(
             };
             writes.push((
                 Location::Code(address),
-                WriteValue::Code(AccountCode {
+                WriteValue::Code(Box::new(AccountCode {
                     storage_epoch,
                     ..code_after
-                }),
+                })),
             ));
         }
 

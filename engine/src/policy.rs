@@ -62,9 +62,10 @@ pub enum StateReads {
     /// A cold read waits on a disk or a remote service (tens of microseconds or more).
     /// Running transactions at once overlaps their reads, which pays even where the
     /// bookkeeping alone would not: [`ExecutionPolicy::Auto`] drops the rules that weigh it
-    /// against the work ([`MIN_PARALLEL_GAS`], [`CHEAP_TX_GAS`]), and keeps those about
-    /// dependencies (known chains, and the chains found while a block runs), which no
-    /// overlap of reads makes parallel.
+    /// against the work ([`MIN_PARALLEL_GAS`], [`CHEAP_TX_GAS`]) and the one that stops a
+    /// run after a wave of re-executions (the first execution fetched what the second
+    /// reads), and keeps those about dependencies (known chains, and the chains found while
+    /// a block runs), which no overlap of reads makes parallel.
     Slow,
 }
 
@@ -269,7 +270,10 @@ impl Planner {
     /// When a parallel run stops speculating.
     const fn stop_rule(&self) -> StopRule {
         match self.policy {
-            ExecutionPolicy::Auto => StopRule::BelowParallelism(MIN_RUNTIME_PARALLELISM),
+            ExecutionPolicy::Auto => StopRule::BelowParallelism {
+                threshold: MIN_RUNTIME_PARALLELISM,
+                re_executions: matches!(self.reads, StateReads::InMemory),
+            },
             ExecutionPolicy::SwitchToInOrderAfter(executions) => {
                 StopRule::AfterExecutions(executions)
             }

@@ -33,8 +33,16 @@ use std::sync::{
 pub(crate) enum StopRule {
     /// Never: run Block-STM to the end.
     Never,
-    /// When a window of transactions shows less parallelism than this.
-    BelowParallelism(f64),
+    /// When a window of transactions shows less parallelism than this, or, with
+    /// `re_executions`, when most of a window had to be executed again.
+    BelowParallelism {
+        /// The least parallelism a window may show.
+        threshold: f64,
+        /// Whether a wave of re-executions stops the run too. Not with slow state reads:
+        /// the first execution fetched what the second reads, so re-executing costs little
+        /// next to the reads it overlapped.
+        re_executions: bool,
+    },
     /// Once this many executions have finished (for testing the switch).
     AfterExecutions(usize),
 }
@@ -80,10 +88,10 @@ impl SpeculationMonitor {
     pub(crate) fn new(rule: StopRule, block_size: usize) -> Self {
         let window = Self::window(block_size);
         let rule = match rule {
-            StopRule::BelowParallelism(_) if !Self::watches(block_size) => StopRule::Never,
+            StopRule::BelowParallelism { .. } if !Self::watches(block_size) => StopRule::Never,
             rule => rule,
         };
-        let watching = matches!(rule, StopRule::BelowParallelism(_));
+        let watching = matches!(rule, StopRule::BelowParallelism { .. });
         let (chains, windows) = if watching {
             (block_size, block_size.div_ceil(window))
         } else {
@@ -114,7 +122,7 @@ impl SpeculationMonitor {
 
     /// Whether the run is watched for a point to stop.
     pub(crate) const fn watching(&self) -> bool {
-        matches!(self.rule, StopRule::BelowParallelism(_))
+        matches!(self.rule, StopRule::BelowParallelism { .. })
     }
 
     /// Whether the run should stop taking tasks.
@@ -141,9 +149,12 @@ impl SpeculationMonitor {
                     self.stop_because(|| format!("asked to stop after {limit} executions"));
                 }
             }
-            StopRule::BelowParallelism(threshold) => {
+            StopRule::BelowParallelism {
+                threshold,
+                re_executions,
+            } => {
                 self.note_chain(version.tx, reads, txs);
-                if version.incarnation > 0 {
+                if re_executions && version.incarnation > 0 {
                     self.count_re_execution(version.tx);
                 }
                 self.judge_window_ending_at(version.tx, txs, threshold);

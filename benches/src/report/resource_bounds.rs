@@ -20,7 +20,7 @@ pub(super) fn write(out: &mut String, reports: &[WorkloadReport]) {
          one_full_tx --workload many_tiny_txs`), Block-STM forced: its time and its peak \
          resident memory (each side in a process of its own, block and pre-state included) \
          must stay within {BOUND}x sequential revm's on the same block; \
-         `benches/tests/resource_bounds.rs` checks the results and the memory at 2 and 8 \
+         `replay/tests/resource_bounds.rs` checks the results and the memory at 2 and 8 \
          threads on every test run.\n\n| workload | txs | gas | sequential ms | parallel ms | \
          time ratio | sequential peak | parallel peak | memory ratio | within {BOUND}x |\n\
          |---|--:|--:|--:|--:|--:|--:|--:|--:|---|",

@@ -31,8 +31,7 @@ pub(super) fn write(out: &mut String, reports: &[WorkloadReport]) {
          revm, the engine (default policy, told its reads are slow) and the ideal split each \
          read through a fresh one every run, so each pays every cold read once. *Read µs* is \
          what a cold read really took on sequential revm's run (the sleep is calibrated \
-         against the operating system's overshoot; below about 15 µs this machine cannot \
-         sleep that briefly). More threads than cores pay here: a worker waiting on a read \
+         against the operating system's overshoot). More threads than cores pay here: a worker waiting on a read \
          leaves its core to another.\n"
     );
     let (name, latency, threads, floor) = TARGET;

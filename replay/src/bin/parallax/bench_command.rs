@@ -13,7 +13,8 @@ use std::{num::NonZeroUsize, path::PathBuf, time::Duration};
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
-    /// Worker threads for the parallel engine [default: all CPUs].
+    /// Worker threads for the parallel engine [default: all CPUs; with `--db-latency`, 8 per
+    /// CPU, since workers waiting on reads leave their cores to others].
     #[arg(long)]
     pub(crate) threads: Option<NonZeroUsize>,
     /// Print one JSON object per workload instead of a table.

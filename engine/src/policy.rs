@@ -302,3 +302,86 @@ impl Planner {
         run
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Address;
+
+    /// `count` plain transfers, from `sender(i)`.
+    fn transfers(count: usize, sender: impl Fn(usize) -> u64) -> Vec<TxEnv> {
+        (0..count)
+            .map(|i| TxEnv {
+                caller: Address::left_padding_from(&sender(i).to_be_bytes()),
+                gas_limit: 21_000,
+                ..TxEnv::default()
+            })
+            .collect()
+    }
+
+    fn plan(reads: StateReads, txs: &[TxEnv]) -> Plan {
+        let planner = Planner {
+            policy: ExecutionPolicy::Auto,
+            threads: 2,
+            reads,
+        };
+        planner.plan(txs, &mut AddressScratch::default()).0
+    }
+
+    #[test]
+    fn slow_reads_drop_the_cost_rules_and_keep_the_dependency_rules() {
+        // 100 independent transfers: too little gas, and too cheap, for 2 threads in memory;
+        // worth overlapping their reads on a slow database.
+        let independent = transfers(100, |i| i as u64);
+        assert!(matches!(
+            plan(StateReads::InMemory, &independent),
+            Plan::Sequential(SequentialBecause::LittleGas(_))
+        ));
+        assert!(plan(StateReads::Slow, &independent).is_parallel());
+        // One sender's chain has nothing to overlap.
+        let chain = transfers(100, |_| 7);
+        assert!(matches!(
+            plan(StateReads::Slow, &chain),
+            Plan::Sequential(SequentialBecause::KnownChains(_))
+        ));
+        assert!(matches!(
+            plan(StateReads::Slow, &independent[..3]),
+            Plan::Sequential(SequentialBecause::FewTransactions(3))
+        ));
+    }
+
+    #[test]
+    fn only_cheap_reads_stop_speculation_after_a_wave_of_re_executions() {
+        let rule = |reads| {
+            Planner {
+                policy: ExecutionPolicy::Auto,
+                threads: 2,
+                reads,
+            }
+            .stop_rule()
+        };
+        assert!(matches!(
+            rule(StateReads::InMemory),
+            StopRule::BelowParallelism {
+                re_executions: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            rule(StateReads::Slow),
+            StopRule::BelowParallelism {
+                re_executions: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn slow_reads_get_more_workers_than_cpus() {
+        let cpus = StateReads::InMemory.default_threads().get();
+        assert_eq!(
+            StateReads::Slow.default_threads().get(),
+            cpus * SLOW_READS_THREADS_PER_CPU
+        );
+    }
+}

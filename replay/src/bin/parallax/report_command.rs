@@ -101,19 +101,10 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
 
     let mut synthetic = Vec::new();
     for &threads in &thread_counts {
-        let reports: Vec<WorkloadReport> = BlockBench::new(
-            NonZeroUsize::new(threads).expect("thread counts are non-zero"),
-            args.rounds,
-            Sides::Both,
-            ExecutionPolicy::AlwaysParallel,
-        )
-        .and_then(|bench| {
-            run_workloads(&WORKLOADS, &bench, args.gas, |name| {
-                progress.set_message(format!("synthetic {name}, {threads} threads"))
-            })
-        })
-        .map_err(|error| (exit::MISMATCH, error))?;
-        let mut reports = reports;
+        let bench = new_bench(threads, args.rounds, ExecutionPolicy::AlwaysParallel)?;
+        let mut reports = run_suite(&WORKLOADS, &bench, args.gas, |name| {
+            progress.set_message(format!("synthetic {name}, {threads} threads"))
+        })?;
         for report in &mut reports {
             progress.set_message(format!(
                 "peak memory of {}, {threads} threads",
@@ -125,49 +116,29 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
     }
     // The default policy at the thread count the targets are judged at (2 when measured).
     let target_threads = target_thread_count(&thread_counts);
-    let synthetic_auto = BlockBench::new(
-        NonZeroUsize::new(target_threads).expect("thread counts are non-zero"),
-        args.rounds,
-        Sides::Both,
-        ExecutionPolicy::Auto,
-    )
-    .and_then(|bench| {
-        run_workloads(&WORKLOADS, &bench, args.gas, |name| {
-            progress.set_message(format!("synthetic {name}, {target_threads} threads, Auto"))
-        })
-    })
-    .map_err(|error| (exit::MISMATCH, error))?;
+    let bench = new_bench(target_threads, args.rounds, ExecutionPolicy::Auto)?;
+    let synthetic_auto = run_suite(&WORKLOADS, &bench, args.gas, |name| {
+        progress.set_message(format!("synthetic {name}, {target_threads} threads, Auto"))
+    })?;
     // Each block run from the EIP-7928 access list the engine built for it.
-    let synthetic_access_list = BlockBench::new(
-        NonZeroUsize::new(target_threads).expect("thread counts are non-zero"),
-        args.rounds,
-        Sides::Both,
-        ExecutionPolicy::Auto,
-    )
-    .and_then(|bench| {
-        let bench = bench.with_access_list(true);
-        run_workloads(&WORKLOADS, &bench, args.gas, |name| {
-            progress.set_message(format!(
-                "synthetic {name}, {target_threads} threads, from the access list"
-            ))
-        })
-    })
-    .map_err(|error| (exit::MISMATCH, error))?;
+    let bench =
+        new_bench(target_threads, args.rounds, ExecutionPolicy::Auto)?.with_access_list(true);
+    let synthetic_access_list = run_suite(&WORKLOADS, &bench, args.gas, |name| {
+        progress.set_message(format!(
+            "synthetic {name}, {target_threads} threads, from the access list"
+        ))
+    })?;
 
     let slow_database = measure_slow_database(args, &progress)?;
     // The resource-bound blocks, Block-STM forced, each side's peak in a process of its own.
-    let mut resource_bounds = BlockBench::new(
-        NonZeroUsize::new(target_threads).expect("thread counts are non-zero"),
+    let bench = new_bench(
+        target_threads,
         args.rounds.min(SLOW_ROUNDS),
-        Sides::Both,
         ExecutionPolicy::AlwaysParallel,
-    )
-    .and_then(|bench| {
-        run_workloads(&RESOURCE_WORKLOADS, &bench, args.gas, |name| {
-            progress.set_message(format!("resource bounds: {name}, {target_threads} threads"))
-        })
-    })
-    .map_err(|error| (exit::MISMATCH, error))?;
+    )?;
+    let mut resource_bounds = run_suite(&RESOURCE_WORKLOADS, &bench, args.gas, |name| {
+        progress.set_message(format!("resource bounds: {name}, {target_threads} threads"))
+    })?;
     for report in &mut resource_bounds {
         progress.set_message(format!("peak memory of {}", report.workload));
         measure_peaks_alone(report, args.gas)?;
@@ -222,6 +193,26 @@ fn report(args: &ReportArgs) -> Result<PathBuf, Failure> {
 /// Replaces the peak memory of each side with that side's peak in a process of its own
 /// (`parallax bench --engine SIDE`): measured in one process, the side that runs second
 /// inherits the first one's freed but retained memory.
+/// A bench of both sides with `threads` workers under `policy`, medians of `rounds`.
+fn new_bench(
+    threads: usize,
+    rounds: usize,
+    policy: ExecutionPolicy,
+) -> Result<BlockBench, Failure> {
+    let threads = NonZeroUsize::new(threads).expect("thread counts are non-zero");
+    BlockBench::new(threads, rounds, Sides::Both, policy).map_err(|error| (exit::MISMATCH, error))
+}
+
+/// Times `workloads` on `bench`; a parallel result that differs is a failed check.
+fn run_suite(
+    workloads: &[&str],
+    bench: &BlockBench,
+    gas: u64,
+    progress: impl FnMut(&str),
+) -> Result<Vec<WorkloadReport>, Failure> {
+    run_workloads(workloads, bench, gas, progress).map_err(|error| (exit::MISMATCH, error))
+}
+
 /// Rounds for the slow-database and resource-bound runs, whose blocks take seconds.
 const SLOW_ROUNDS: usize = 5;
 
@@ -235,21 +226,13 @@ fn measure_slow_database(
     let mut reports = Vec::new();
     for latency in slow_database::LATENCIES_US {
         for threads in slow_database::THREADS {
-            let bench = BlockBench::new(
-                NonZeroUsize::new(threads).expect("thread counts are non-zero"),
-                args.rounds.min(SLOW_ROUNDS),
-                Sides::Both,
-                ExecutionPolicy::Auto,
-            )
-            .map_err(unusable)?
-            .with_db_latency(Some(Duration::from_micros(latency)));
-            let measured =
-                run_workloads(&slow_database::WORKLOADS, &bench, args.gas / 10, |name| {
-                    progress.set_message(format!(
-                        "slow database: {name}, {latency} µs, {threads} threads"
-                    ))
-                })
-                .map_err(|error| (exit::MISMATCH, error))?;
+            let bench = new_bench(threads, args.rounds.min(SLOW_ROUNDS), ExecutionPolicy::Auto)?
+                .with_db_latency(Some(Duration::from_micros(latency)));
+            let measured = run_suite(&slow_database::WORKLOADS, &bench, args.gas / 10, |name| {
+                progress.set_message(format!(
+                    "slow database: {name}, {latency} µs, {threads} threads"
+                ))
+            })?;
             reports.extend(measured);
         }
     }

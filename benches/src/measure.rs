@@ -46,6 +46,11 @@ impl Machine {
     }
 }
 
+/// `bytes` as whole mebibytes, for reports.
+pub fn mebibytes(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 /// The most resident memory this process has used so far, in bytes (Linux only).
 pub fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

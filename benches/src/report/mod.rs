@@ -4,7 +4,7 @@
 mod resource_bounds;
 pub mod slow_database;
 
-use crate::{Machine, WorkloadReport};
+use crate::{Machine, WorkloadReport, measure::mebibytes};
 use std::{fmt::Write, time::Duration};
 
 /// One mainnet block, timed sequentially and on the parallel engine.
@@ -571,10 +571,6 @@ Each block run from the              EIP-7928 access list the engine built from 
 
 fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
-fn mebibytes(bytes: u64) -> String {
-    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// Today's date (UTC) as YYYY-MM-DD.

@@ -1,8 +1,7 @@
 //! BENCHMARKS.md's section on the blocks built to strain the engine's resources: a million
 //! new slots, one transaction using all its gas, 100,000 minimal transactions.
 
-use super::mebibytes;
-use crate::WorkloadReport;
+use crate::{WorkloadReport, measure::mebibytes};
 use std::fmt::Write;
 
 /// The bound on each, against sequential revm on the same block: time and peak memory.

@@ -67,6 +67,9 @@ pub struct WorkloadReport {
     /// Transaction executions on the checking run, re-executions included (`null` when
     /// the engine did not run).
     pub executions: Option<usize>,
+    /// Validations on the checking run (`null` when the engine did not run). A
+    /// transaction that started executing with every transaction below it final needs none.
+    pub validations: Option<usize>,
     /// Median wall time of sequential revm.
     pub sequential_ms: f64,
     /// Median wall time of the parallel engine.
@@ -333,7 +336,8 @@ impl BlockBench {
             policy: policy_name(self.policy),
             path: stats.as_ref().map(ExecutionStats::path),
             in_order_from: stats.as_ref().and_then(|stats| stats.in_order_from),
-            executions: stats.map(|stats| stats.executions),
+            executions: stats.as_ref().map(|stats| stats.executions),
+            validations: stats.map(|stats| stats.validations),
             sequential_ms: ms(times.sequential),
             parallel_ms: ms(times.parallel),
             speedup: ratio(times.sequential, times.parallel),

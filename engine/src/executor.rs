@@ -288,7 +288,10 @@ impl ParallelExecutor {
         DB: DatabaseRef + Sync,
         DB::Error: Send,
     {
-        let run = self.new_run(block, txs, known);
+        let mut run = self.new_run(block, txs, known);
+        if self.record_access {
+            run = run.keeping_reads();
+        }
         self.pool.broadcast(|worker| {
             run.work(worker.index(), db, cfg, block, txs, &known.busy_recipients)
         });

@@ -54,6 +54,11 @@
 //! Each return to `ReadyToExecute` starts a new incarnation; a transaction's writes are
 //! identified by its `Version` (transaction and incarnation), and a read stays valid while
 //! the version it read from is still the one it would read.
+//!
+//! `Executed` becomes `Committed`, never to be aborted again, at the *commit frontier*: the
+//! transaction just above a run of committed ones, once a validation begun there succeeds.
+//! An execution that begins at the frontier reads only final values, so it is committed as
+//! it finishes, with no validation and no read set kept: on one worker, every transaction.
 
 mod access_list;
 mod assemble;

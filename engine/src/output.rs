@@ -61,7 +61,8 @@ pub struct ExecutionStats {
     pub access_list_check: Duration,
     /// Transaction executions, including re-executions.
     pub executions: usize,
-    /// Validations run.
+    /// Validations run. An execution that began with every transaction below it final
+    /// (always, on one worker) needs none.
     pub validations: usize,
     /// Executions that stopped to wait for an earlier transaction.
     pub dependency_waits: usize,

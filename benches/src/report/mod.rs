@@ -614,6 +614,7 @@ mod tests {
             path: Some("parallel"),
             in_order_from: None,
             executions: Some(1000),
+            validations: Some(1000),
             sequential_ms: 100.0,
             parallel_ms: 100.0 / speedup,
             speedup,

@@ -40,6 +40,8 @@ pub(crate) struct BlockRun<E> {
     pub(crate) consumer: Consumer,
     /// More workers than CPUs: idle ones sleep rather than yield.
     oversubscribed: bool,
+    /// Every final execution's reads are kept, for the block's access sets.
+    keeps_reads: bool,
 }
 
 /// The thread waiting for a transaction's result, if any (see [`BlockRun::try_commit`]).
@@ -106,7 +108,15 @@ impl<E> BlockRun<E> {
             dependency_waits: AtomicUsize::new(0),
             consumer: Consumer::new(),
             oversubscribed: oversubscribes(threads),
+            keeps_reads: false,
         }
+    }
+
+    /// Keeps the reads of every execution, including those that need no validation, for
+    /// [`MvMemory::take_access_sets`].
+    pub(crate) fn keeping_reads(mut self) -> Self {
+        self.keeps_reads = true;
+        self
     }
 
     /// The loop of one worker thread: take tasks until the block is done.
@@ -177,7 +187,11 @@ impl<E> BlockRun<E> {
     {
         loop {
             counts.executions += 1;
-            match worker.execute(version, &txs[version.tx]) {
+            // With every transaction below committed, this execution reads only final values.
+            let on_final_state = self.scheduler.committed() == version.tx;
+            // Its reads are then never validated: keep them only for whoever still looks.
+            let keep_reads = !on_final_state || self.keeps_reads || self.monitor.watching();
+            match worker.execute(version, &txs[version.tx], keep_reads) {
                 Attempt::Blocked(blocking) => {
                     counts.dependency_waits += 1;
                     if self.scheduler.add_dependency(version.tx, blocking) {
@@ -201,7 +215,11 @@ impl<E> BlockRun<E> {
                         .expect("outcome lock poisoned") = Some(outcome);
                     let wrote_new_location =
                         self.memory.record(version, reads, writes, fee, payment);
-                    let next = self.scheduler.finish_execution(version, wrote_new_location);
+                    let next = self.scheduler.finish_execution(
+                        version,
+                        wrote_new_location,
+                        on_final_state,
+                    );
                     self.consumer.finished(version.tx);
                     return next;
                 }
@@ -278,7 +296,13 @@ impl<E> BlockRun<E> {
     }
 
     fn validate(&self, version: Version) -> Option<Task> {
+        // Read before the reads are checked: with every transaction below final by then, a
+        // match is final too.
+        let below_final = self.scheduler.committed() == version.tx;
         let valid = self.memory.validate_reads(version.tx);
+        if valid && below_final {
+            self.scheduler.commit_validated(version);
+        }
         let aborted = !valid && self.scheduler.try_validation_abort(version);
         if aborted {
             self.memory.convert_writes_to_estimates(version.tx);

@@ -1,6 +1,12 @@
 //! The collaborative scheduler of Block-STM (Gelashvili et al., 2022): worker threads take
 //! execution and validation tasks in transaction order, lowest first, and a transaction that
 //! must wait for another is parked on that transaction's dependency list instead of spinning.
+//!
+//! Beside the paper's two indices it keeps a commit frontier: every transaction below it is
+//! final (executed, its reads matching the final writes below it) and is never aborted
+//! again. A transaction that starts executing at the frontier reads only final values, so it
+//! is final as soon as it finishes and needs no validation: on one thread, or wherever the
+//! transactions below have settled, validation costs nothing.
 
 use crate::location::{Incarnation, TxIdx, Version};
 use std::sync::{
@@ -51,6 +57,10 @@ pub(crate) struct Scheduler {
     /// changed while it was looking.
     decrease_count: AtomicUsize,
     active_tasks: AtomicUsize,
+    /// The commit frontier: every transaction below it is [`Stage::Committed`]. Only the
+    /// thread that commits the transaction at the frontier moves it, under that
+    /// transaction's lock.
+    committed: AtomicUsize,
     done: AtomicBool,
     states: Box<[Mutex<TxState>]>,
     /// Transactions parked until the indexed transaction finishes executing.
@@ -65,6 +75,7 @@ impl Scheduler {
             validation_idx: AtomicUsize::new(0),
             decrease_count: AtomicUsize::new(0),
             active_tasks: AtomicUsize::new(0),
+            committed: AtomicUsize::new(0),
             done: AtomicBool::new(block_size == 0),
             states: (0..block_size)
                 .map(|_| {
@@ -87,6 +98,18 @@ impl Scheduler {
         self.state(tx).stage.has_executed()
     }
 
+    /// The commit frontier: every transaction below it is final.
+    pub(crate) fn committed(&self) -> TxIdx {
+        self.committed.load(Ordering::Acquire)
+    }
+
+    /// Commits `tx`, which is at the frontier, under its lock.
+    fn commit(&self, tx: TxIdx, state: &mut TxState) {
+        debug_assert_eq!(self.committed.load(Ordering::Relaxed), tx);
+        state.stage = Stage::Committed;
+        self.committed.store(tx + 1, Ordering::Release);
+    }
+
     /// Marks `tx` committed if its latest incarnation has executed and `is_final` says so,
     /// checked under the transaction's lock so that no validation can abort it in between.
     /// The caller commits in order: every transaction below `tx` is committed already, so
@@ -98,10 +121,20 @@ impl Scheduler {
             return true;
         }
         if state.stage == Stage::Executed && is_final() {
-            state.stage = Stage::Committed;
+            self.commit(tx, &mut state);
             return true;
         }
         false
+    }
+
+    /// Commits `version` after a validation that found its reads matching writes that were
+    /// all final when it began (the frontier was at `version.tx`), unless it has been
+    /// aborted or re-executed since.
+    pub(crate) fn commit_validated(&self, version: Version) {
+        let mut state = self.state(version.tx);
+        if state.incarnation == version.incarnation && state.stage == Stage::Executed {
+            self.commit(version.tx, &mut state);
+        }
     }
 
     /// Whether every transaction has been executed and validated.
@@ -211,12 +244,23 @@ impl Scheduler {
 
     /// Records that `version` finished executing and wakes the transactions parked on it.
     /// Returns a validation task for it when it can be validated right away.
+    ///
+    /// `on_final_state`: the execution began with the frontier at `version.tx`, so it read
+    /// only final values and is committed now, without validation.
     pub(crate) fn finish_execution(
         &self,
         version: Version,
         wrote_new_location: bool,
+        on_final_state: bool,
     ) -> Option<Task> {
-        self.state(version.tx).stage = Stage::Executed;
+        {
+            let mut state = self.state(version.tx);
+            if on_final_state {
+                self.commit(version.tx, &mut state);
+            } else {
+                state.stage = Stage::Executed;
+            }
+        }
         let dependents = std::mem::take(
             &mut *self.dependents[version.tx]
                 .lock()
@@ -228,7 +272,22 @@ impl Scheduler {
             }
             self.decrease_execution_idx(lowest);
         }
-        if self.validation_idx.load(Ordering::Acquire) > version.tx {
+        let validation_idx = self.validation_idx.load(Ordering::Acquire);
+        if on_final_state {
+            if validation_idx > version.tx + 1 && wrote_new_location {
+                // Higher transactions may have read past this one's new writes.
+                self.decrease_validation_idx(version.tx + 1);
+            } else if validation_idx == version.tx {
+                // Nothing to validate here: let the validation index pass it (a failed
+                // exchange means another thread moved the index, which is as good).
+                let _ = self.validation_idx.compare_exchange(
+                    version.tx,
+                    version.tx + 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+        } else if validation_idx > version.tx {
             if wrote_new_location {
                 // Higher transactions may have read past this one's new writes.
                 self.decrease_validation_idx(version.tx);
@@ -285,7 +344,7 @@ mod tests {
             task = match task.or_else(|| scheduler.next_task()) {
                 Some(Task::Execute(version)) => {
                     executed.push(version.tx);
-                    scheduler.finish_execution(version, true)
+                    scheduler.finish_execution(version, true, false)
                 }
                 Some(Task::Validate(version)) => scheduler.finish_validation(version.tx, false),
                 None => None,
@@ -300,7 +359,7 @@ mod tests {
         let first = scheduler.next_version_to_execute().unwrap();
         let second = scheduler.next_version_to_execute().unwrap();
         assert!(scheduler.add_dependency(second.tx, first.tx));
-        assert_eq!(scheduler.finish_execution(first, true), None);
+        assert_eq!(scheduler.finish_execution(first, true, false), None);
         assert_eq!(scheduler.next_task(), Some(Task::Validate(first)));
         assert_eq!(scheduler.finish_validation(first.tx, false), None);
         assert_eq!(

@@ -58,12 +58,16 @@ impl ReadCache {
     const SCANNED: usize = 16;
 
     fn get(&self, location: &Location) -> Option<&ReadValue> {
-        let at = if self.reads.len() <= Self::SCANNED {
+        self.position(location).map(|at| &self.values[at])
+    }
+
+    /// Where the read of `location` is, if it was read.
+    fn position(&self, location: &Location) -> Option<usize> {
+        if self.reads.len() <= Self::SCANNED {
             self.reads.iter().rposition(|(read, _)| read == location)
         } else {
             self.index.get(location).copied()
-        }?;
-        Some(&self.values[at])
+        }
     }
 
     /// Adds a read of a location not read before.
@@ -102,6 +106,18 @@ impl ReadCache {
     }
 }
 
+/// Which reads an execution keeps in its [`ReadCache`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeptReads {
+    /// Every read, for validation.
+    All,
+    /// Accounts and code: an execution on final values, which is never validated.
+    AccountsAndCode,
+    /// Code only (for the storage epoch, and to lend it out): the rest of a block run in
+    /// order under revm's `State`.
+    Code,
+}
+
 /// Per-execution view of the block's state for transaction `tx`.
 #[derive(Debug)]
 pub(crate) struct VersionedDb<'a, DB> {
@@ -119,8 +135,8 @@ pub(crate) struct VersionedDb<'a, DB> {
     /// Set when the lazy recipient had no code and was served as a placeholder: the
     /// transaction's effect on it is an increment, and its real value is filled in later.
     pub(crate) placeholder: Option<Address>,
-    /// Whether every read is kept for validation; [`Self::in_order_from`] keeps only code.
-    keeps_reads: bool,
+    /// Which reads are kept.
+    kept: KeptReads,
     /// The storage epoch of the account whose storage was read last: a contract reading
     /// many slots would otherwise look its code up in the read cache for each.
     last_epoch: Option<(Address, Option<TxIdx>)>,
@@ -137,7 +153,7 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
             deferred_beneficiary_fee: None,
             lazy_recipient: None,
             placeholder: None,
-            keeps_reads: true,
+            kept: KeptReads::All,
             last_epoch: None,
         }
     }
@@ -148,14 +164,21 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
     pub(crate) fn in_order_from(base: &'a DB, memory: &'a MvMemory, tx: TxIdx) -> Self {
         let mut db = Self::new(base, memory);
         db.tx = tx;
-        db.keeps_reads = false;
+        db.kept = KeptReads::Code;
         db
     }
 
     /// Starts a fresh execution of transaction `tx`, which pays `lazy_recipient` (if any)
-    /// without needing its balance.
-    pub(crate) fn begin(&mut self, tx: TxIdx, lazy_recipient: Option<Address>) {
+    /// without needing its balance. Without `keep_reads` (an execution on final values,
+    /// never validated), storage reads are not kept: revm's journal caches them for the
+    /// transaction, while accounts are read again for the write set.
+    pub(crate) fn begin(&mut self, tx: TxIdx, lazy_recipient: Option<Address>, keep_reads: bool) {
         self.tx = tx;
+        self.kept = if keep_reads {
+            KeptReads::All
+        } else {
+            KeptReads::AccountsAndCode
+        };
         self.lazy_recipient = lazy_recipient;
         self.placeholder = None;
         self.reads.clear();
@@ -170,6 +193,11 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         self.reads.take_reads()
     }
 
+    /// Forgets the reads of the execution that just ended, keeping the capacity.
+    pub(crate) fn discard_reads(&mut self) {
+        self.reads.clear();
+    }
+
     fn read_memory(&self, location: &Location) -> Result<MvRead, VersionedDbError<DB::Error>> {
         match self.memory.read(location, self.tx) {
             MvRead::Blocked(tx) => Err(VersionedDbError::Blocked(tx)),
@@ -178,7 +206,12 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
     }
 
     fn remember(&mut self, location: Location, read: &MvRead, value: ReadValue) {
-        if !self.keeps_reads && !matches!(value, ReadValue::Code(_)) {
+        let kept = match value {
+            ReadValue::Code(_) => true,
+            ReadValue::Account(_) => self.kept != KeptReads::Code,
+            ReadValue::Storage(_) => self.kept == KeptReads::All,
+        };
+        if !kept {
             return;
         }
         let origin = read.origin().expect("blocked reads are returned as errors");
@@ -255,19 +288,24 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         address: Address,
     ) -> Result<&AccountCode, VersionedDbError<DB::Error>> {
         let location = Location::Code(address);
-        if self.reads.get(&location).is_none() {
-            let read = self.read_memory(&location)?;
-            let code = match &read {
-                MvRead::Base => self
-                    .base_code(address)
-                    .map_err(VersionedDbError::Database)?,
-                MvRead::Written(_, WriteValue::Code(code)) => AccountCode::clone(code),
-                other => unreachable!("code location holds {other:?}"),
-            };
-            self.remember(location, &read, ReadValue::Code(code));
-        }
-        match self.reads.get(&location) {
-            Some(ReadValue::Code(code)) => Ok(code),
+        let at = match self.reads.position(&location) {
+            Some(at) => at,
+            None => {
+                let read = self.read_memory(&location)?;
+                let code = match &read {
+                    MvRead::Base => self
+                        .base_code(address)
+                        .map_err(VersionedDbError::Database)?,
+                    MvRead::Written(_, WriteValue::Code(code)) => AccountCode::clone(code),
+                    other => unreachable!("code location holds {other:?}"),
+                };
+                // Code is remembered even when other reads are not.
+                self.remember(location, &read, ReadValue::Code(code));
+                self.reads.values.len() - 1
+            }
+        };
+        match &self.reads.values[at] {
+            ReadValue::Code(code) => Ok(code),
             other => unreachable!("code location cached as {other:?}"),
         }
     }

@@ -69,8 +69,14 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
         }
     }
 
-    /// Executes `version` of `tx` against the multi-version memory.
-    pub(crate) fn execute(&mut self, version: Version, tx: &TxEnv) -> Attempt<DB::Error> {
+    /// Executes `version` of `tx` against the multi-version memory. Without `keep_reads`
+    /// the reads are dropped (an execution that will never be validated).
+    pub(crate) fn execute(
+        &mut self,
+        version: Version,
+        tx: &TxEnv,
+        keep_reads: bool,
+    ) -> Attempt<DB::Error> {
         let lazy = lazy_recipient(
             tx,
             self.cfg.spec,
@@ -81,7 +87,7 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             .ctx
             .journaled_state
             .database
-            .begin(version.tx, lazy);
+            .begin(version.tx, lazy, keep_reads);
         self.evm.ctx.tx = tx.clone();
         self.evm.ctx.error = Ok(());
         let run = catch_unwind(AssertUnwindSafe(|| {
@@ -131,7 +137,12 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
                 Err(VersionedDbError::Database(error)) => result = Err(TxFailure::Database(error)),
             }
         }
-        let reads = db.drain_reads();
+        let reads = if keep_reads {
+            db.drain_reads()
+        } else {
+            db.discard_reads();
+            ReadSet::new()
+        };
         if result.as_ref().is_err_and(TxFailure::is_panic) {
             // The EVM may be left inconsistent by the panic: start over with a fresh one.
             self.evm = build_evm(self.base, self.memory, self.cfg, self.block);

@@ -73,3 +73,25 @@ fn same_slot_read_modify_write() {
     let last = &output.transactions[7].state[&contract(0)].storage[&U256::from(1)];
     assert_eq!(last.present_value, U256::from(8));
 }
+
+#[test]
+fn one_worker_never_validates() {
+    // With one worker every transaction starts with all those below it committed, so it
+    // reads only final values: the commit frontier makes validation unnecessary, even on a
+    // block of conflicts (one slot, one sender's nonce chain).
+    let mut b = funded(SpecId::CANCUN, 8);
+    b.deploy(contract(0), kitchen_sink(), U256::ZERO);
+    for i in 0..8 {
+        b.call(
+            eoa(i),
+            contract(0),
+            sink_call(SinkOp::Increment, word(U256::from(1)), [0; 32], &[]),
+        );
+        b.transfer(eoa(0), eoa(i + 1), 1 + i as u64);
+    }
+    let block = b.build();
+    assert_all_succeed(&assert_matches_sequential(&block));
+    let stats = parallel(&block, 1).unwrap().stats;
+    assert_eq!(stats.executions, block.txs.len(), "{stats:?}");
+    assert_eq!(stats.validations, 0, "{stats:?}");
+}

@@ -213,8 +213,11 @@ impl<E> BlockRun<E> {
                     *self.outcomes[version.tx]
                         .lock()
                         .expect("outcome lock poisoned") = Some(outcome);
-                    let wrote_new_location =
-                        self.memory.record(version, reads, writes, fee, payment);
+                    let wrote_new_location = if keep_reads {
+                        self.memory.record(version, reads, writes, fee, payment)
+                    } else {
+                        self.memory.record_committed(version, writes, fee, payment)
+                    };
                     let next = self.scheduler.finish_execution(
                         version,
                         wrote_new_location,

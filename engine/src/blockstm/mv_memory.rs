@@ -308,6 +308,45 @@ impl MvMemory {
         wrote_new_location
     }
 
+    /// [`Self::record`] for an execution that is committed as it finishes (it began on final
+    /// values) and whose access sets nobody wants: it will never be aborted, re-executed or
+    /// validated, so a first incarnation with nothing seeded keeps no list of its writes and
+    /// no reads.
+    pub(crate) fn record_committed(
+        &self,
+        version: Version,
+        writes: Vec<(Location, WriteValue)>,
+        fee: Option<U256>,
+        payment: Option<(Address, U256)>,
+    ) -> bool {
+        let tx = version.tx;
+        let nothing_earlier = version.incarnation == 0
+            && self.last_written[tx]
+                .lock()
+                .expect("write-set lock poisoned")
+                .is_empty();
+        if !nothing_earlier {
+            // Stale writes or estimates of an earlier incarnation to remove: the general way.
+            return self.record(version, ReadSet::new(), writes, fee, payment);
+        }
+        let mut wrote_new_location = !writes.is_empty();
+        for (location, value) in writes {
+            self.lowest_writers.note(&location, tx);
+            self.data.entry(location).or_default().insert(
+                tx,
+                Entry::Written {
+                    incarnation: version.incarnation,
+                    value,
+                },
+            );
+        }
+        wrote_new_location |= self
+            .fees
+            .record(version, fee.map(|fee| (self.beneficiary, fee)));
+        wrote_new_location |= self.payments.record(version, payment);
+        wrote_new_location
+    }
+
     /// The value each of `payers` (in block order, each of which paid the busy recipient
     /// `account` through a placeholder) saw of it once the block is done, starting from the
     /// pre-state value `base`. `None` when a payment overflows the balance: that payment
@@ -523,6 +562,36 @@ mod tests {
         );
         assert!(wrote_new);
         assert!(matches!(memory.read(&slot(1), 2), MvRead::Base));
+    }
+
+    #[test]
+    fn a_committed_execution_publishes_its_writes_and_clears_seeded_estimates() {
+        let memory = MvMemory::new(3, Address::repeat_byte(0xcb), &[]);
+        // Nothing seeded: the writes are published without a list of them.
+        assert!(memory.record_committed(
+            version(0, 0),
+            vec![(slot(1), WriteValue::Storage(U256::from(7)))],
+            None,
+            None,
+        ));
+        assert!(matches!(
+            memory.read(&slot(1), 2),
+            MvRead::Written(v, WriteValue::Storage(x)) if v == version(0, 0) && x == U256::from(7)
+        ));
+        // A seeded estimate the execution did not confirm must still disappear.
+        memory.seed_estimate(1, slot(2));
+        assert!(matches!(memory.read(&slot(2), 2), MvRead::Blocked(1)));
+        memory.record_committed(
+            version(1, 0),
+            vec![(slot(3), WriteValue::Storage(U256::from(8)))],
+            None,
+            None,
+        );
+        assert!(matches!(memory.read(&slot(2), 2), MvRead::Base));
+        assert!(matches!(
+            memory.read(&slot(3), 2),
+            MvRead::Written(v, _) if v == version(1, 0)
+        ));
     }
 
     #[test]

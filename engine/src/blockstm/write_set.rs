@@ -10,7 +10,7 @@ use crate::{
 };
 use revm::{
     DatabaseRef,
-    primitives::KECCAK_EMPTY,
+    primitives::{B256, KECCAK_EMPTY},
     state::{Account, EvmState},
 };
 
@@ -50,11 +50,14 @@ pub(crate) fn write_set<DB: DatabaseRef>(
             ));
         }
 
-        let code_after = match after {
-            Some(account) => code_of(account, prior_code),
-            None => AccountCode::empty(),
-        };
-        if wipes_storage || code_after.hash != prior_code.hash {
+        // The hash decides; the code itself (a shared reference count, the same one for
+        // every account without code) is only copied when it is written.
+        let hash_after = after.map_or(KECCAK_EMPTY, code_hash);
+        if wipes_storage || hash_after != prior_code.hash {
+            let code_after = match after {
+                Some(account) => code_of(account, prior_code),
+                None => AccountCode::empty(),
+            };
             let storage_epoch = if wipes_storage {
                 Some(tx)
             } else {
@@ -81,13 +84,18 @@ pub(crate) fn write_set<DB: DatabaseRef>(
     Ok(writes)
 }
 
-/// The code an account holds after the transaction.
-fn code_of(account: &Account, prior: &AccountCode) -> AccountCode {
-    let hash = if account.info.code_hash.is_zero() {
+/// The hash of the code an account holds after the transaction.
+fn code_hash(account: &Account) -> B256 {
+    if account.info.code_hash.is_zero() {
         KECCAK_EMPTY
     } else {
         account.info.code_hash
-    };
+    }
+}
+
+/// The code an account holds after the transaction.
+fn code_of(account: &Account, prior: &AccountCode) -> AccountCode {
+    let hash = code_hash(account);
     let code = match &account.info.code {
         Some(code) => Some(code.clone()),
         None if hash == prior.hash => prior.code.clone(),

@@ -371,9 +371,17 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "## From the block access list, {threads} threads
-
-Each block run from the              EIP-7928 access list the engine built from its own run of it (`parallax bench              --threads {threads} --access-list`): every transaction at once, each checking its              own entries, then the in-order pass (gas, validity, the list's count of entries              per index; *check ms*, part of the engine's time). *Build ms* is building the              list from the engine's outputs. *Of ideal* is the speedup over the ideal split's              in the same run; the targets are 0.95 of it on raw_transfers, erc20 and uniswap,              0.8 on hot_100 and nonce_chain.\n\n| workload | txs | sequential ms | from list              ms | speedup | ideal speedup | of ideal | target | build ms | check ms |\n             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+            "## From the block access list, {threads} threads\n\n\
+             Each block run from the EIP-7928 access list the engine built from its own run of \
+             it (`parallax bench --threads {threads} --access-list`): every transaction at once, \
+             each checking its own entries, then the in-order pass (gas, validity, the list's \
+             count of entries per index; *check ms*, part of the engine's time). *Build ms* is \
+             building the list from the engine's outputs. *Of ideal* is the speedup over the \
+             ideal split's in the same run; the targets are 0.95 of it on raw_transfers, erc20 \
+             and uniswap, 0.8 on hot_100 and nonce_chain.\n\n\
+             | workload | txs | sequential ms | from list ms | speedup | ideal speedup | of ideal \
+             | target | build ms | check ms |\n\
+             |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
         );
         for r in &self.synthetic_access_list {
             let of_ideal = r.speedup / r.ideal_speedup;
@@ -742,6 +750,46 @@ mod tests {
             !text.contains("Thread scaling"),
             "one thread count: no scaling table"
         );
+    }
+
+    /// Every table line starts at the margin and has as many cells as its table's header.
+    fn assert_tables_well_formed(text: &str) {
+        let mut columns = None;
+        for (number, line) in text.lines().enumerate() {
+            let cells = line.matches('|').count();
+            if cells == 0 {
+                columns = None;
+                continue;
+            }
+            assert!(
+                line.starts_with('|'),
+                "line {number} of a table is indented: {line:?}"
+            );
+            let header = *columns.get_or_insert(cells);
+            assert_eq!(
+                cells, header,
+                "line {number} has a different cell count: {line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_section_writes_well_formed_tables() {
+        let mut report = report();
+        report.synthetic_access_list = report.synthetic[0]
+            .iter()
+            .cloned()
+            .map(|mut run| {
+                run.path = Some("access_list");
+                run.build_ms = Some(40.0);
+                run.verify_ms = Some(1.5);
+                run
+            })
+            .collect();
+        report.synthetic_auto = report.synthetic[0].clone();
+        let text = report.markdown();
+        assert!(text.contains("## From the block access list, 2 threads"));
+        assert_tables_well_formed(&text);
     }
 
     #[test]

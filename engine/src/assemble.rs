@@ -18,15 +18,15 @@ use alloy_primitives::{Address, U256};
 use rayon::prelude::*;
 use revm::{
     DatabaseRef,
-    context::{BlockEnv, CfgEnv, TxEnv},
+    context::{BlockEnv, CfgEnv, TxEnv, result::ExecutionResult},
     primitives::hardfork::SpecId,
-    state::AccountInfo,
+    state::{AccountInfo, EvmState},
 };
 use std::{collections::BTreeMap, sync::Mutex};
 
 /// A block whose outcomes passed the in-order checks, ready to become its output.
 pub(crate) struct Ordered<E> {
-    outcomes: Vec<Mutex<Option<TxOutcome<E>>>>,
+    outcomes: Vec<Mutex<Option<Box<TxOutcome<E>>>>>,
     /// For each transaction that deferred its fee: the beneficiary before it, and the fee.
     credits: Vec<Option<Credit>>,
     beneficiary: Address,
@@ -100,19 +100,16 @@ impl BeneficiaryLedger {
     }
 }
 
-/// A successful transaction's output: its state, with the beneficiary's deferred fee and a
-/// busy recipient's payment applied to their real values before it.
-pub(crate) fn finish_output<E>(
-    outcome: TxOutcome<E>,
+/// A successful transaction's output: its result and state, with the beneficiary's deferred
+/// fee and a busy recipient's payment applied to their real values before it.
+pub(crate) fn finish_output(
+    result: ExecutionResult,
+    mut state: EvmState,
     credit: Option<Credit>,
     recipient: Option<RecipientPrior>,
     beneficiary: Address,
     spec: SpecId,
 ) -> TxOutput {
-    let Ok(result) = outcome.result else {
-        unreachable!("failures end the block before their output is built")
-    };
-    let mut state = outcome.state;
     if let Some((prior, fee)) = credit {
         state.insert(beneficiary, credited_account(prior, Some(fee), spec));
     }
@@ -149,7 +146,7 @@ pub(crate) fn order<DB: DatabaseRef>(
     cfg: &CfgEnv,
     block: &BlockEnv,
     txs: &[TxEnv],
-    outcomes: Vec<Mutex<Option<TxOutcome<DB::Error>>>>,
+    outcomes: Vec<Mutex<Option<Box<TxOutcome<DB::Error>>>>>,
     memory: &MvMemory,
 ) -> Result<Ordered<DB::Error>, Unassembled<DB::Error>> {
     let beneficiary = block.beneficiary;
@@ -228,7 +225,11 @@ impl<E: Send> Ordered<E> {
                     .into_inner()
                     .expect("outcome lock poisoned")
                     .expect("every transaction executed");
-                finish_output(outcome, credit, recipient, beneficiary, spec)
+                let TxOutcome { result, state, .. } = *outcome;
+                let Ok(result) = result else {
+                    unreachable!("failures end the block before their output is built")
+                };
+                finish_output(result, state, credit, recipient, beneficiary, spec)
             })
             .collect()
     }

@@ -488,10 +488,10 @@ impl<DB: DatabaseRef> BlockStream<'_, DB> {
             Err(error) => return self.fail(error),
         };
         self.gas.record(&result);
-        outcome.result = Ok(result);
         self.next += 1;
         let output = finish_output(
-            outcome,
+            result,
+            outcome.state,
             credit,
             recipient,
             shared.block.beneficiary,

@@ -32,7 +32,7 @@ pub(crate) struct BlockRun<E> {
     /// others only at every [`HORIZON_CHECK`]-th transaction.
     in_flight: Box<[InFlight]>,
     /// The outcome of each transaction's latest execution.
-    pub(crate) outcomes: Vec<Mutex<Option<TxOutcome<E>>>>,
+    pub(crate) outcomes: Vec<Mutex<Option<Box<TxOutcome<E>>>>>,
     pub(crate) executions: AtomicUsize,
     pub(crate) validations: AtomicUsize,
     pub(crate) dependency_waits: AtomicUsize,
@@ -204,7 +204,7 @@ impl<E> BlockRun<E> {
                         outcome,
                         reads,
                         writes,
-                    } = *finished;
+                    } = finished;
                     // A failed transaction publishes nothing, its fee included.
                     let succeeded = outcome.result.is_ok();
                     let fee = outcome.deferred_fee.filter(|_| succeeded);

@@ -31,12 +31,13 @@ pub(crate) enum Attempt<E> {
     /// It read an estimate of this earlier transaction and must wait for it.
     Blocked(TxIdx),
     /// It ran to the end.
-    Finished(Box<Finished<E>>),
+    Finished(Finished<E>),
 }
 
-/// A finished execution, boxed in [`Attempt`] because it is far larger than a block.
+/// A finished execution. The outcome is boxed once here and then only its pointer moves,
+/// into the run's outcome slot and on to the block's output: it is a few hundred bytes.
 pub(crate) struct Finished<E> {
-    pub(crate) outcome: TxOutcome<E>,
+    pub(crate) outcome: Box<TxOutcome<E>>,
     pub(crate) reads: ReadSet,
     pub(crate) writes: Vec<(Location, WriteValue)>,
 }
@@ -147,18 +148,18 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             // The EVM may be left inconsistent by the panic: start over with a fresh one.
             self.evm = build_evm(self.base, self.memory, self.cfg, self.block);
         }
-        Attempt::Finished(Box::new(Finished {
-            outcome: TxOutcome {
+        Attempt::Finished(Finished {
+            outcome: Box::new(TxOutcome {
                 beneficiary: BeneficiaryTouch::of(&state, self.block.beneficiary, deferred_fee),
                 result,
                 state,
                 deferred_fee,
                 placeholder,
                 payment,
-            },
+            }),
             reads,
             writes,
-        }))
+        })
     }
 }
 

@@ -5,7 +5,9 @@
 //! tail touches little memory.
 
 use crate::{
-    blockstm::{AccountBasic, AccountCode, BeneficiaryTouch, MvMemory, TxOutcome, account_info},
+    blockstm::{
+        AccountBasic, AccountCode, BeneficiaryTouch, MvMemory, OutcomeSlot, TxOutcome, account_info,
+    },
     chain::{
         block_gas::BlockGasMeter,
         credited_account::{credited_account, credited_info},
@@ -22,11 +24,11 @@ use revm::{
     primitives::hardfork::SpecId,
     state::{AccountInfo, EvmState},
 };
-use std::{collections::BTreeMap, sync::Mutex};
+use std::collections::BTreeMap;
 
 /// A block whose outcomes passed the in-order checks, ready to become its output.
 pub(crate) struct Ordered<E> {
-    outcomes: Vec<Mutex<Option<Box<TxOutcome<E>>>>>,
+    outcomes: Vec<OutcomeSlot<E>>,
     /// For each transaction that deferred its fee: the beneficiary before it, and the fee.
     credits: Vec<Option<Credit>>,
     beneficiary: Address,
@@ -146,7 +148,7 @@ pub(crate) fn order<DB: DatabaseRef>(
     cfg: &CfgEnv,
     block: &BlockEnv,
     txs: &[TxEnv],
-    outcomes: Vec<Mutex<Option<Box<TxOutcome<DB::Error>>>>>,
+    outcomes: Vec<OutcomeSlot<DB::Error>>,
     memory: &MvMemory,
 ) -> Result<Ordered<DB::Error>, Unassembled<DB::Error>> {
     let beneficiary = block.beneficiary;

@@ -3,7 +3,7 @@
 
 use super::{
     mv_memory::MvMemory,
-    outcome::TxOutcome,
+    outcome::OutcomeSlot,
     scheduler::{Scheduler, Task},
     speculation::SpeculationMonitor,
     worker::{Attempt, Finished, Worker},
@@ -32,7 +32,7 @@ pub(crate) struct BlockRun<E> {
     /// others only at every [`HORIZON_CHECK`]-th transaction.
     in_flight: Box<[InFlight]>,
     /// The outcome of each transaction's latest execution.
-    pub(crate) outcomes: Vec<Mutex<Option<Box<TxOutcome<E>>>>>,
+    pub(crate) outcomes: Vec<OutcomeSlot<E>>,
     pub(crate) executions: AtomicUsize,
     pub(crate) validations: AtomicUsize,
     pub(crate) dependency_waits: AtomicUsize,

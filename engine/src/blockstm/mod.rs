@@ -33,6 +33,6 @@ pub(crate) mod write_set;
 
 pub(crate) use block_run::BlockRun;
 pub(crate) use mv_memory::MvMemory;
-pub(crate) use outcome::{BeneficiaryTouch, TxOutcome};
+pub(crate) use outcome::{BeneficiaryTouch, OutcomeSlot, TxOutcome};
 pub(crate) use value::{AccountBasic, AccountCode};
 pub(crate) use versioned_db::account_info;

@@ -9,6 +9,11 @@ use revm::{
     context_interface::result::ExecutionResult,
     state::{Account, AccountInfo, EvmState},
 };
+use std::sync::Mutex;
+
+/// Where a transaction's latest outcome waits for the block's assembly: boxed, so that
+/// handing it on moves a pointer.
+pub(crate) type OutcomeSlot<E> = Mutex<Option<Box<TxOutcome<E>>>>;
 
 /// What one execution of a transaction produced.
 #[derive(Debug)]

@@ -62,6 +62,7 @@ fn bench_reports_every_workload_as_json() {
             "{report}"
         );
         assert!(report["executions"].as_u64().unwrap() >= report["txs"].as_u64().unwrap());
+        assert!(report["validations"].is_u64(), "{report}");
         let txs = report["txs"].as_f64().unwrap();
         let gas = report["gas"].as_f64().unwrap();
         let (seq, par) = (

@@ -283,14 +283,7 @@ impl MvMemory {
         let stale = last_written.len();
         for (location, value) in writes {
             last_written.push(location);
-            self.lowest_writers.note(&location, tx);
-            self.data.entry(location).or_default().insert(
-                tx,
-                Entry::Written {
-                    incarnation: version.incarnation,
-                    value,
-                },
-            );
+            self.publish(version, location, value);
         }
         for location in &last_written[..stale] {
             if let Some(mut entries) = self.data.get_mut(location) {
@@ -300,10 +293,7 @@ impl MvMemory {
         last_written.drain(..stale);
         drop(last_written);
 
-        wrote_new_location |= self
-            .fees
-            .record(version, fee.map(|fee| (self.beneficiary, fee)));
-        wrote_new_location |= self.payments.record(version, payment);
+        wrote_new_location |= self.record_increments(version, fee, payment);
         *self.last_reads[tx].lock().expect("read-set lock poisoned") = reads;
         wrote_new_location
     }
@@ -329,22 +319,38 @@ impl MvMemory {
             // Stale writes or estimates of an earlier incarnation to remove: the general way.
             return self.record(version, ReadSet::new(), writes, fee, payment);
         }
-        let mut wrote_new_location = !writes.is_empty();
+        let wrote_new_location = !writes.is_empty();
         for (location, value) in writes {
-            self.lowest_writers.note(&location, tx);
-            self.data.entry(location).or_default().insert(
-                tx,
-                Entry::Written {
-                    incarnation: version.incarnation,
-                    value,
-                },
-            );
+            self.publish(version, location, value);
         }
-        wrote_new_location |= self
+        self.record_increments(version, fee, payment) || wrote_new_location
+    }
+
+    /// Makes `value` the write of `version` at `location`.
+    fn publish(&self, version: Version, location: Location, value: WriteValue) {
+        self.lowest_writers.note(&location, version.tx);
+        self.data.entry(location).or_default().insert(
+            version.tx,
+            Entry::Written {
+                incarnation: version.incarnation,
+                value,
+            },
+        );
+    }
+
+    /// Records the fee and the busy-recipient payment of `version`; returns whether either
+    /// is new at its slot.
+    fn record_increments(
+        &self,
+        version: Version,
+        fee: Option<U256>,
+        payment: Option<(Address, U256)>,
+    ) -> bool {
+        let fee = self
             .fees
             .record(version, fee.map(|fee| (self.beneficiary, fee)));
-        wrote_new_location |= self.payments.record(version, payment);
-        wrote_new_location
+        let payment = self.payments.record(version, payment);
+        fee || payment
     }
 
     /// The value each of `payers` (in block order, each of which paid the busy recipient

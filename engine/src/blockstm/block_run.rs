@@ -189,8 +189,10 @@ impl<E> BlockRun<E> {
             counts.executions += 1;
             // With every transaction below committed, this execution reads only final values.
             let on_final_state = self.scheduler.committed() == version.tx;
-            // Its reads are then never validated: keep them only for whoever still looks.
-            let keep_reads = !on_final_state || self.keeps_reads || self.monitor.watching();
+            // Its reads are then never validated: they go into the memory only for the
+            // block's access sets, and a watching monitor looks at them and drops them.
+            let validated_later = !on_final_state || self.keeps_reads;
+            let keep_reads = validated_later || self.monitor.watching();
             match worker.execute(version, &txs[version.tx], keep_reads) {
                 Attempt::Blocked(blocking) => {
                     counts.dependency_waits += 1;
@@ -213,7 +215,7 @@ impl<E> BlockRun<E> {
                     *self.outcomes[version.tx]
                         .lock()
                         .expect("outcome lock poisoned") = Some(outcome);
-                    let wrote_new_location = if keep_reads {
+                    let wrote_new_location = if validated_later {
                         self.memory.record(version, reads, writes, fee, payment)
                     } else {
                         self.memory.record_committed(version, writes, fee, payment)

@@ -469,11 +469,6 @@ impl MvMemory {
     /// writes now.
     pub(crate) fn validate_reads(&self, tx: TxIdx) -> bool {
         let reads = self.last_reads[tx].lock().expect("read-set lock poisoned");
-        self.reads_hold(&reads, tx)
-    }
-
-    /// Whether each of `reads`, made by `tx`, would still see the same write now.
-    pub(crate) fn reads_hold(&self, reads: &[(Location, ReadOrigin)], tx: TxIdx) -> bool {
         reads.iter().all(|(location, origin)| {
             // Most reads of independent transactions came from the pre-state, and nothing
             // below has written there since: one load of the lowest-writer summary says so,

@@ -223,16 +223,40 @@ impl<E: Send> Ordered<E> {
             .zip(self.credits)
             .zip(self.recipients)
             .map(|((slot, credit), recipient)| {
-                let outcome = slot
-                    .into_inner()
-                    .expect("outcome lock poisoned")
-                    .expect("every transaction executed");
-                let TxOutcome { result, state, .. } = *outcome;
-                let Ok(result) = result else {
-                    unreachable!("failures end the block before their output is built")
-                };
-                finish_output(result, state, credit, recipient, beneficiary, spec)
+                output_of(slot, credit, recipient, beneficiary, spec)
             })
             .collect()
     }
+
+    /// [`Self::into_outputs`] on the calling thread, for a single worker.
+    pub(crate) fn into_outputs_in_order(self) -> Vec<TxOutput> {
+        let (beneficiary, spec) = (self.beneficiary, self.spec);
+        self.outcomes
+            .into_iter()
+            .zip(self.credits)
+            .zip(self.recipients)
+            .map(|((slot, credit), recipient)| {
+                output_of(slot, credit, recipient, beneficiary, spec)
+            })
+            .collect()
+    }
+}
+
+/// The output of a transaction whose final outcome is in `slot`.
+fn output_of<E>(
+    slot: OutcomeSlot<E>,
+    credit: Option<Credit>,
+    recipient: Option<RecipientPrior>,
+    beneficiary: Address,
+    spec: SpecId,
+) -> TxOutput {
+    let outcome = slot
+        .into_inner()
+        .expect("outcome lock poisoned")
+        .expect("every transaction executed");
+    let TxOutcome { result, state, .. } = *outcome;
+    let Ok(result) = result else {
+        unreachable!("failures end the block before their output is built")
+    };
+    finish_output(result, state, credit, recipient, beneficiary, spec)
 }

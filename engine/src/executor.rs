@@ -276,6 +276,18 @@ impl ParallelExecutor {
         self.planner().new_run(spare, block, txs, known)
     }
 
+    /// Runs `work` once for each worker, with its index, and returns when all are done. A
+    /// single worker runs on the calling thread: on a pool thread it would only make the
+    /// caller free every allocation of the block's outputs across threads (callgrind: 1.3%
+    /// of a block of transfers at one thread).
+    fn on_every_worker(&self, work: impl Fn(usize) + Sync) {
+        if self.threads.get() == 1 {
+            work(0);
+        } else {
+            self.pool.broadcast(|worker| work(worker.index()));
+        }
+    }
+
     fn execute_parallel<DB>(
         &self,
         db: &DB,
@@ -292,8 +304,8 @@ impl ParallelExecutor {
         if self.record_access {
             run = run.keeping_reads();
         }
-        self.pool.broadcast(|worker| {
-            run.work(worker.index(), db, cfg, block, txs, &known.busy_recipients)
+        self.on_every_worker(|worker| {
+            run.work(worker, db, cfg, block, txs, &known.busy_recipients);
         });
 
         // A stopped run keeps the outcomes that are final; the rest of the block runs in
@@ -336,6 +348,11 @@ impl ParallelExecutor {
                 });
                 memory.clear();
                 return rest.map(|(rest, gas)| (transactions, Some(rest), gas));
+            }
+            if self.threads.get() == 1 {
+                let transactions = ordered.into_outputs_in_order();
+                memory.clear();
+                return Ok((transactions, None, gas));
             }
             // The pool builds the outputs and clears the memory for the next block at once.
             let (transactions, ()) = self

@@ -214,7 +214,13 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         if !kept {
             return;
         }
-        let origin = read.origin().expect("blocked reads are returned as errors");
+        // The reads of an execution that is never validated are dropped unexamined: their
+        // origins are not worked out.
+        let origin = if self.kept == KeptReads::All {
+            read.origin().expect("blocked reads are returned as errors")
+        } else {
+            ReadOrigin::Base
+        };
         self.reads.insert(location, origin, value);
     }
 
@@ -258,6 +264,33 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         };
         self.remember(location, &read, ReadValue::Account(account));
         Ok(account)
+    }
+
+    /// Balance, nonce and code of `address` as this execution loaded it, for its write set.
+    /// `basic` reads an account's code right after its balance (or, for a lazy recipient,
+    /// right before), so one scan finds both.
+    pub(crate) fn loaded_account(
+        &mut self,
+        address: Address,
+    ) -> Result<(Option<AccountBasic>, &AccountCode), VersionedDbError<DB::Error>> {
+        let code = Location::Code(address);
+        let found = self
+            .reads
+            .position(&Location::Account(address))
+            .and_then(|at| {
+                let beside = [at + 1, at.wrapping_sub(1)].into_iter().find(|beside| {
+                    matches!(self.reads.reads.get(*beside), Some((read, _)) if *read == code)
+                })?;
+                Some((at, beside))
+            });
+        let Some((at, beside)) = found else {
+            let account = self.read_account(address)?;
+            return Ok((account, self.code_ref(address)?));
+        };
+        match (&self.reads.values[at], &self.reads.values[beside]) {
+            (ReadValue::Account(account), ReadValue::Code(code)) => Ok((*account, code)),
+            other => unreachable!("account and code cached as {other:?}"),
+        }
     }
 
     fn base_basic(

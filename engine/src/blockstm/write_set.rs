@@ -34,8 +34,7 @@ pub(crate) fn write_set<DB: DatabaseRef>(
             AccountEffect::Updated(account) => (Some(account), false, Some(account)),
         };
         // Every account in the state was loaded through `db`, so these are cached reads.
-        let prior_account = db.read_account(address)?;
-        let prior_code = db.code_ref(address)?;
+        let (prior_account, prior_code) = db.loaded_account(address)?;
         // Destroying an account that did not exist has no storage to wipe.
         let wipes_storage = wipes_storage && (after.is_some() || prior_account.is_some());
 

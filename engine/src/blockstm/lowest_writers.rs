@@ -64,6 +64,20 @@ impl LowestWriters {
         self.bucket(location).fetch_min(tx, Ordering::SeqCst);
     }
 
+    /// Starts loading the bucket of `location` into the cache, for a read that comes soon.
+    pub(crate) fn prefetch(&self, location: &Location) {
+        let bucket: *const AtomicU32 = self.bucket(location);
+        // SAFETY: a prefetch is only a hint: it never faults and changes nothing observable,
+        // and the pointer is to a live bucket anyway.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(bucket.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = bucket;
+    }
+
     /// Whether a transaction before `tx` may have an entry at `location`; `false` means
     /// certainly not.
     pub(crate) fn may_have_written_before(&self, location: &Location, tx: TxIdx) -> bool {

@@ -224,6 +224,15 @@ impl MvMemory {
         }
     }
 
+    /// Starts loading what a read of each of `locations` looks at first into the cache: a
+    /// transaction's sender and recipient are known before it runs, and these loads would
+    /// otherwise each wait for memory in turn.
+    pub(crate) fn prefetch(&self, locations: &[Location]) {
+        for location in locations {
+            self.lowest_writers.prefetch(location);
+        }
+    }
+
     fn read_versions(&self, location: &Location, tx: TxIdx) -> MvRead {
         if !self.lowest_writers.may_have_written_before(location, tx) {
             return MvRead::Base;

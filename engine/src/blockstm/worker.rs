@@ -17,7 +17,7 @@ use crate::{
     error::TxFailure,
     location::{Location, TxIdx, Version},
 };
-use alloy_primitives::Address;
+use alloy_primitives::{Address, TxKind};
 use revm::{
     DatabaseRef,
     context::{BlockEnv, CfgEnv, TxEnv},
@@ -89,6 +89,8 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             .journaled_state
             .database
             .begin(version.tx, lazy, keep_reads);
+        // A transfer spends more time waiting for these first loads than executing.
+        self.memory.prefetch(&first_reads(tx));
         self.evm.ctx.tx = tx.clone();
         self.evm.ctx.error = Ok(());
         let run = catch_unwind(AssertUnwindSafe(|| {
@@ -161,6 +163,21 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
             writes,
         })
     }
+}
+
+/// The locations a transaction reads first: its sender's account and code and, for a call,
+/// its recipient's.
+fn first_reads(tx: &TxEnv) -> [Location; 4] {
+    let to = match tx.kind {
+        TxKind::Call(to) => to,
+        TxKind::Create => tx.caller,
+    };
+    [
+        Location::Account(tx.caller),
+        Location::Code(tx.caller),
+        Location::Account(to),
+        Location::Code(to),
+    ]
 }
 
 fn build_evm<'a, DB: DatabaseRef>(

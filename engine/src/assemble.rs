@@ -229,7 +229,7 @@ impl<E: Send> Ordered<E> {
     }
 
     /// [`Self::into_outputs`] on the calling thread, for a single worker.
-    pub(crate) fn into_outputs_in_order(self) -> Vec<TxOutput> {
+    pub(crate) fn into_outputs_on_caller(self) -> Vec<TxOutput> {
         let (beneficiary, spec) = (self.beneficiary, self.spec);
         self.outcomes
             .into_iter()

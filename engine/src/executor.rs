@@ -350,7 +350,7 @@ impl ParallelExecutor {
                 return rest.map(|(rest, gas)| (transactions, Some(rest), gas));
             }
             if self.threads.get() == 1 {
-                let transactions = ordered.into_outputs_in_order();
+                let transactions = ordered.into_outputs_on_caller();
                 memory.clear();
                 return Ok((transactions, None, gas));
             }

@@ -65,17 +65,19 @@ impl LowestWriters {
     }
 
     /// Starts loading the bucket of `location` into the cache, for a read that comes soon.
+    /// Elsewhere than on x86-64 it does nothing.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub(crate) fn prefetch(&self, location: &Location) {
-        let bucket: *const AtomicU32 = self.bucket(location);
-        // SAFETY: a prefetch is only a hint: it never faults and changes nothing observable,
-        // and the pointer is to a live bucket anyway.
         #[cfg(target_arch = "x86_64")]
-        unsafe {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>(bucket.cast());
+        {
+            let bucket: *const AtomicU32 = self.bucket(location);
+            // SAFETY: a prefetch is only a hint: it never faults and changes nothing
+            // observable, and the pointer is to a live bucket anyway.
+            unsafe {
+                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                _mm_prefetch::<_MM_HINT_T0>(bucket.cast());
+            }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = bucket;
     }
 
     /// Whether a transaction before `tx` may have an entry at `location`; `false` means

@@ -45,7 +45,8 @@ pub(crate) enum ReadValue {
 /// indexes the reads only once there are many.
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
-    /// The locations and origins: what validation checks.
+    /// The locations and origins: what validation checks. An execution that is never
+    /// validated keeps no origins ([`ReadOrigin::Base`] stands in).
     reads: ReadSet,
     /// The value of each read, at the same position.
     values: Vec<ReadValue>,
@@ -68,6 +69,11 @@ impl ReadCache {
         } else {
             self.index.get(location).copied()
         }
+    }
+
+    /// The location of the read at position `at`, if there is one.
+    fn location_at(&self, at: usize) -> Option<&Location> {
+        self.reads.get(at).map(|(location, _)| location)
     }
 
     /// Adds a read of a location not read before.
@@ -190,6 +196,11 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
     /// The reads of the execution that just ended, with where each value came from. The
     /// cache keeps its capacity for the next execution.
     pub(crate) fn drain_reads(&mut self) -> ReadSet {
+        debug_assert_eq!(
+            self.kept,
+            KeptReads::All,
+            "only validated reads have origins"
+        );
         self.reads.take_reads()
     }
 
@@ -214,8 +225,8 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
         if !kept {
             return;
         }
-        // The reads of an execution that is never validated are dropped unexamined: their
-        // origins are not worked out.
+        // Only validation looks at a read's origin: an execution that is never validated
+        // keeps its reads for their values alone.
         let origin = if self.kept == KeptReads::All {
             read.origin().expect("blocked reads are returned as errors")
         } else {
@@ -278,9 +289,9 @@ impl<'a, DB: DatabaseRef> VersionedDb<'a, DB> {
             .reads
             .position(&Location::Account(address))
             .and_then(|at| {
-                let beside = [at + 1, at.wrapping_sub(1)].into_iter().find(|beside| {
-                    matches!(self.reads.reads.get(*beside), Some((read, _)) if *read == code)
-                })?;
+                let beside = [at + 1, at.wrapping_sub(1)]
+                    .into_iter()
+                    .find(|beside| self.reads.location_at(*beside) == Some(&code))?;
                 Some((at, beside))
             });
         let Some((at, beside)) = found else {

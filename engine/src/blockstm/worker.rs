@@ -165,8 +165,8 @@ impl<'a, DB: DatabaseRef> Worker<'a, DB> {
     }
 }
 
-/// The locations a transaction reads first: its sender's account and code and, for a call,
-/// its recipient's.
+/// The locations a transaction reads first: its sender's account and code, and its
+/// recipient's (a creation names the sender twice).
 fn first_reads(tx: &TxEnv) -> [Location; 4] {
     let to = match tx.kind {
         TxKind::Call(to) => to,

@@ -46,7 +46,8 @@ pub struct ParallelExecutor {
 }
 
 impl ParallelExecutor {
-    /// An executor with `threads` worker threads.
+    /// An executor with `threads` worker threads. With one, the worker of a parallel run is
+    /// the thread that calls [`Self::execute`] itself.
     pub fn new(threads: NonZeroUsize) -> Result<Self, rayon::ThreadPoolBuildError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.get())

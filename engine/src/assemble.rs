@@ -15,6 +15,7 @@ use crate::{
     error::ExecutionError,
     location::TxIdx,
     output::TxOutput,
+    prefetch::prefetch,
 };
 use alloy_primitives::{Address, U256};
 use rayon::prelude::*;
@@ -157,9 +158,13 @@ pub(crate) fn order<DB: DatabaseRef>(
     let mut credits = Vec::with_capacity(outcomes.len());
     let mut placeholders: BTreeMap<Address, Vec<TxIdx>> = BTreeMap::new();
 
-    for (index, (tx, slot)) in txs.iter().zip(&outcomes).enumerate() {
-        gas.check(index, tx)?;
-        let mut slot = slot.lock().expect("outcome lock poisoned");
+    let mut outcomes = outcomes;
+    for index in 0..txs.len().min(outcomes.len()) {
+        if let Some(ahead) = outcomes.get_mut(index + LOOK_AHEAD) {
+            prefetch_outcome(ahead);
+        }
+        gas.check(index, &txs[index])?;
+        let slot = outcomes[index].get_mut().expect("outcome lock poisoned");
         let outcome = slot.as_mut().expect("every transaction executed");
         let Ok(result) = &outcome.result else {
             let failure = slot.take().expect("checked").result.expect_err("checked");
@@ -182,6 +187,20 @@ pub(crate) fn order<DB: DatabaseRef>(
         spec: cfg.spec,
         gas,
     })
+}
+
+/// How many transactions ahead the in-order pass starts loading outcomes.
+const LOOK_AHEAD: usize = 8;
+
+/// Starts loading what the in-order pass reads of an outcome. The outcomes were written
+/// by the workers, so with several of them most lie in another core's cache, and each one
+/// read in turn would wait for its transfer.
+fn prefetch_outcome<E>(slot: &mut OutcomeSlot<E>) {
+    if let Ok(Some(outcome)) = slot.get_mut() {
+        prefetch(&outcome.result);
+        prefetch(&outcome.beneficiary);
+        prefetch(&outcome.placeholder);
+    }
 }
 
 /// The value each placeholder transaction's busy recipient really had before it.

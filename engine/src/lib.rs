@@ -61,6 +61,7 @@
 //! it finishes, with no validation and no read set kept: on one worker, every transaction.
 
 mod access_list;
+mod address_table;
 mod assemble;
 mod blockstm;
 mod chain;
@@ -70,6 +71,7 @@ mod location;
 mod output;
 mod parallelism;
 mod policy;
+mod prefetch;
 mod sequential;
 mod state_diff;
 mod stream;

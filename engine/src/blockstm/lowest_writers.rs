@@ -10,7 +10,10 @@
 //! usual way: that write is new, so the scheduler validates every higher transaction again,
 //! and the validation then sees the lowered bucket.
 
-use crate::location::{Location, TxIdx};
+use crate::{
+    location::{Location, TxIdx},
+    prefetch::prefetch,
+};
 use alloy_primitives::map::DefaultHashBuilder;
 use std::{
     hash::BuildHasher,
@@ -65,19 +68,8 @@ impl LowestWriters {
     }
 
     /// Starts loading the bucket of `location` into the cache, for a read that comes soon.
-    /// Elsewhere than on x86-64 it does nothing.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub(crate) fn prefetch(&self, location: &Location) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let bucket: *const AtomicU32 = self.bucket(location);
-            // SAFETY: a prefetch is only a hint: it never faults and changes nothing
-            // observable, and the pointer is to a live bucket anyway.
-            unsafe {
-                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-                _mm_prefetch::<_MM_HINT_T0>(bucket.cast());
-            }
-        }
+        prefetch(self.bucket(location));
     }
 
     /// Whether a transaction before `tx` may have an entry at `location`; `false` means

@@ -6,17 +6,20 @@
 //! can run in parallel at all. And an address that several transactions pay is a busy
 //! recipient, whose payments are better recorded as increments than as conflicting writes.
 
-use crate::location::TxIdx;
-use alloy_primitives::{
-    Address, TxKind,
-    map::{AddressMap, Entry},
+use crate::{
+    address_table::{AddressEntry, AddressTable},
+    location::TxIdx,
 };
+use alloy_primitives::{Address, TxKind, U256};
 use revm::context::TxEnv;
 
 /// Per address, the last transaction that wrote it and how many transactions paid it: the
-/// scratch map of [`KnownDependencies::of_reusing`]. Keyed with alloy's hasher for fixed
-/// bytes, which hashes an address as whole words.
-pub(crate) type AddressScratch = AddressMap<(TxIdx, usize)>;
+/// scratch table of [`KnownDependencies::of_reusing`].
+pub(crate) type AddressScratch = AddressTable;
+
+/// How many transactions ahead the pass starts loading the table's slots: enough for the
+/// loads to overlap, few enough that they are still in the cache when their turn comes.
+const LOOK_AHEAD: usize = 8;
 
 /// The dependencies between a block's transactions that its senders and values reveal.
 #[derive(Debug)]
@@ -43,27 +46,33 @@ impl KnownDependencies {
     /// costs a page fault for every page it touches).
     pub(crate) fn of_reusing(txs: &[TxEnv], seen: &mut AddressScratch) -> Self {
         // Per address: the last transaction that wrote it (as sender or as a recipient of
-        // value) and how many transactions paid it. One map, looked up once per sender and
-        // once per recipient: in a block of tens of thousands of plain transfers this pass
-        // runs before any worker starts, and its cost is the maps' cache misses.
-        let wanted = txs.len() * 2;
-        if seen.capacity() > 2 * wanted + 1024 {
-            // Walking a map sized for a far larger block would cost more than a fresh one.
-            *seen = AddressScratch::with_capacity_and_hasher(wanted, Default::default());
-        } else {
-            seen.clear();
-            seen.reserve(wanted);
-        }
+        // value) and how many transactions paid it, looked up once per sender and once per
+        // recipient. In a block of tens of thousands of plain transfers this pass runs
+        // before any worker starts, and its cost is the table's cache misses: the slots of
+        // the transactions a few places ahead are loaded while this one is looked up.
+        seen.reset(txs.len() * 2);
         let mut predecessor = Vec::with_capacity(txs.len());
         let mut chain_gas: Vec<u64> = Vec::with_capacity(txs.len());
         let mut total_gas = 0u64;
+        let mut busy_recipients = Vec::new();
+        // The hashes of the sender and the paid recipient of the transactions ahead, by
+        // position modulo LOOK_AHEAD, their slots already loading.
+        let mut ahead = [(0, None); LOOK_AHEAD];
+        for (tx, env) in txs.iter().enumerate().take(LOOK_AHEAD) {
+            ahead[tx] = hashes_prefetched(seen, env);
+        }
         for (tx, env) in txs.iter().enumerate() {
-            let before = match seen.entry(env.caller) {
-                Entry::Occupied(mut entry) => Some(std::mem::replace(&mut entry.get_mut().0, tx)),
-                Entry::Vacant(entry) => {
-                    entry.insert((tx, 0));
-                    None
-                }
+            let (caller_hash, to_hash) = ahead[tx % LOOK_AHEAD];
+            if let Some(later) = txs.get(tx + LOOK_AHEAD) {
+                ahead[tx % LOOK_AHEAD] = hashes_prefetched(seen, later);
+            }
+            let fresh = AddressEntry {
+                last_writer: tx,
+                payments: 0,
+            };
+            let before = match seen.entry(caller_hash, env.caller, fresh) {
+                (entry, true) => Some(std::mem::replace(&mut entry.last_writer, tx)),
+                (_, false) => None,
             };
             predecessor.push(before);
             chain_gas.push(
@@ -71,20 +80,17 @@ impl KnownDependencies {
                     .saturating_add(before.map_or(0, |b| chain_gas[b])),
             );
             total_gas = total_gas.saturating_add(env.gas_limit);
-            if let TxKind::Call(to) = env.kind
-                && !env.value.is_zero()
-            {
-                let recipient = seen.entry(to).or_insert((tx, 0));
-                recipient.0 = tx;
+            if let (Some(to), Some(to_hash)) = (paid(env), to_hash) {
+                let (recipient, _) = seen.entry(to_hash, to, fresh);
+                recipient.last_writer = tx;
                 if to != env.caller {
-                    recipient.1 += 1;
+                    recipient.payments = recipient.payments.saturating_add(1);
+                    if recipient.payments == 2 {
+                        busy_recipients.push(to);
+                    }
                 }
             }
         }
-        let mut busy_recipients: Vec<Address> = seen
-            .iter()
-            .filter_map(|(address, (_, payments))| (*payments > 1).then_some(*address))
-            .collect();
         busy_recipients.sort_unstable();
         Self {
             busy_recipients,
@@ -110,10 +116,29 @@ impl KnownDependencies {
     }
 }
 
+/// The table hashes of the sender of `tx` and of the account it pays, if any, after starting
+/// to load their slots.
+fn hashes_prefetched(seen: &AddressScratch, tx: &TxEnv) -> (u64, Option<u64>) {
+    let caller = seen.hash(&tx.caller);
+    seen.prefetch(caller);
+    let to = paid(tx).map(|to| seen.hash(&to));
+    if let Some(to) = to {
+        seen.prefetch(to);
+    }
+    (caller, to)
+}
+
+/// The account `tx` pays value to directly, if any.
+fn paid(tx: &TxEnv) -> Option<Address> {
+    match tx.kind {
+        TxKind::Call(to) if tx.value != U256::ZERO => Some(to),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_primitives::U256;
 
     fn tx(from: u8, to: u8, value: u64, gas_limit: u64) -> TxEnv {
         TxEnv {

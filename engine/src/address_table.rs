@@ -11,13 +11,14 @@
 use alloy_primitives::{Address, map::DefaultHashBuilder};
 use std::hash::BuildHasher;
 
-use crate::{location::TxIdx, prefetch::prefetch};
+use crate::prefetch::prefetch;
 
 /// What the pass keeps per address.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AddressEntry {
-    /// The last transaction that wrote the address.
-    pub(crate) last_writer: TxIdx,
+    /// The last transaction that wrote the address (32 bits keep a slot to half a cache
+    /// line; the caller checks that the block's indices fit).
+    pub(crate) last_writer: u32,
     /// How many transactions paid it.
     pub(crate) payments: u32,
 }
@@ -30,7 +31,7 @@ struct Slot {
     generation: u32,
 }
 
-/// An open-addressing table with linear probing, at most half full.
+/// An open-addressing table with linear probing, at most three quarters full.
 #[derive(Default)]
 pub(crate) struct AddressTable {
     /// A power of two in length, or empty.
@@ -55,7 +56,10 @@ impl std::fmt::Debug for AddressTable {
 impl AddressTable {
     /// Empties the table and makes room for `addresses` distinct addresses.
     pub(crate) fn reset(&mut self, addresses: usize) {
-        let wanted = addresses.saturating_mul(2).next_power_of_two().max(64);
+        let wanted = addresses
+            .saturating_add(addresses / 2)
+            .next_power_of_two()
+            .max(64);
         // A table sized for a far larger block would spread a small block over more lines.
         if self.slots.len() < wanted || self.slots.len() > 4 * wanted {
             self.slots = vec![Slot::default(); wanted];
@@ -100,7 +104,7 @@ impl AddressTable {
         fresh: AddressEntry,
     ) -> (&mut AddressEntry, bool) {
         debug_assert_eq!(hash, self.hash(&address));
-        if 2 * (self.used + 1) > self.slots.len() {
+        if 4 * (self.used + 1) > 3 * self.slots.len() {
             self.grow();
         }
         let mask = self.slots.len() - 1;
@@ -161,7 +165,7 @@ mod tests {
             for i in 0..count {
                 let key = address(i % modulus);
                 let fresh = AddressEntry {
-                    last_writer: i as usize,
+                    last_writer: i as u32,
                     payments: 0,
                 };
                 let (entry, present) = table.entry(table.hash(&key), key, fresh);

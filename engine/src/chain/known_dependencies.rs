@@ -50,7 +50,13 @@ impl KnownDependencies {
         // recipient. In a block of tens of thousands of plain transfers this pass runs
         // before any worker starts, and its cost is the table's cache misses: the slots of
         // the transactions a few places ahead are loaded while this one is looked up.
-        seen.reset(txs.len() * 2);
+        if u32::try_from(txs.len()).is_err() {
+            // Far beyond any block that fits in memory; the dependencies are only hints.
+            return Self::unknown(txs);
+        }
+        // One lookup per sender and one per payment: room for that many addresses.
+        let payments = txs.iter().filter(|tx| paid(tx).is_some()).count();
+        seen.reset(txs.len() + payments);
         let mut predecessor = Vec::with_capacity(txs.len());
         let mut chain_gas: Vec<u64> = Vec::with_capacity(txs.len());
         let mut total_gas = 0u64;
@@ -66,12 +72,14 @@ impl KnownDependencies {
             if let Some(later) = txs.get(tx + LOOK_AHEAD) {
                 ahead[tx % LOOK_AHEAD] = hashes_prefetched(seen, later);
             }
+            // The block's indices fit in 32 bits (checked above).
+            let index = tx as u32;
             let fresh = AddressEntry {
-                last_writer: tx,
+                last_writer: index,
                 payments: 0,
             };
             let before = match seen.entry(caller_hash, env.caller, fresh) {
-                (entry, true) => Some(std::mem::replace(&mut entry.last_writer, tx)),
+                (entry, true) => Some(std::mem::replace(&mut entry.last_writer, index) as TxIdx),
                 (_, false) => None,
             };
             predecessor.push(before);
@@ -82,7 +90,7 @@ impl KnownDependencies {
             total_gas = total_gas.saturating_add(env.gas_limit);
             if let (Some(to), Some(to_hash)) = (paid(env), to_hash) {
                 let (recipient, _) = seen.entry(to_hash, to, fresh);
-                recipient.last_writer = tx;
+                recipient.last_writer = index;
                 if to != env.caller {
                     recipient.payments = recipient.payments.saturating_add(1);
                     if recipient.payments == 2 {
@@ -97,6 +105,17 @@ impl KnownDependencies {
             predecessor,
             total_gas,
             longest_chain_gas: chain_gas.into_iter().max().unwrap_or(0),
+        }
+    }
+
+    /// No dependencies known: every transaction on its own.
+    fn unknown(txs: &[TxEnv]) -> Self {
+        let gas = txs.iter().map(|tx| tx.gas_limit);
+        Self {
+            predecessor: vec![None; txs.len()],
+            total_gas: gas.clone().fold(0, u64::saturating_add),
+            longest_chain_gas: gas.max().unwrap_or(0),
+            busy_recipients: Vec::new(),
         }
     }
 
